@@ -1,0 +1,149 @@
+"""The FalkorDB backend: the embedded engine or an external FalkorDB, through the native client."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graph.backend import Row, keyset_pages, notify
+from graph.errors import GraphError
+
+__all__ = ["FalkorBackend"]
+
+
+def _check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """FalkorDB's client writes parameters as Cypher literals: refuse values it would garble."""
+    if not params:
+        return {}
+    out = dict(params)
+    for key, value in out.items():
+        _check_value(key, value)
+    return out
+
+
+def _check_value(key: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise GraphError(f"parameter {key!r}: {value} is not a finite number")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_value(key, item)
+    elif isinstance(value, dict):
+        for sub, item in value.items():
+            _check_value(f"{key}.{sub}", item)
+
+
+def _plain(value: Any) -> Any:
+    from graph.convert import to_plain
+
+    return to_plain(value)
+
+
+class FalkorBackend:
+    """Run Cypher on one FalkorDB graph; results come back as plain Python values."""
+
+    engine = "falkordb"
+
+    def __init__(self, client: Any, graph_name: str, *, description: str = "falkordb") -> None:
+        self._client = client
+        self.graph_name = graph_name
+        self._graph = client.select_graph(graph_name)
+        self.description = description
+
+    @classmethod
+    def connect(
+        cls,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        password: str | None = None,
+        unix_socket_path: str | None = None,
+        graph_name: str = "c360",
+        description: str = "falkordb",
+    ) -> "FalkorBackend":
+        """Open a client and check the server answers."""
+        import redis
+        from falkordb import FalkorDB
+
+        try:
+            if unix_socket_path:
+                client = FalkorDB(unix_socket_path=unix_socket_path, password=password)
+            else:
+                client = FalkorDB(host=host or "localhost", port=port or 6379, password=password)
+            client.connection.ping()
+        except redis.exceptions.AuthenticationError as e:
+            raise GraphError(f"FalkorDB refused the password ({description})") from e
+        except (redis.exceptions.ConnectionError, OSError) as e:
+            raise GraphError(f"cannot reach FalkorDB at {description}: {e}") from e
+        return cls(client, graph_name, description=description)
+
+    @property
+    def client(self) -> Any:
+        """The underlying ``falkordb.FalkorDB`` client (schema commands need it)."""
+        return self._client
+
+    def _run(self, query: str, params: Mapping[str, Any] | None, *, read_only: bool) -> list[Row]:
+        import redis
+
+        notify(self.engine, query)
+        checked = _check_params(params)
+        try:
+            if read_only:
+                result = self._graph.ro_query(query, checked)
+            else:
+                result = self._graph.query(query, checked)
+        except redis.exceptions.ResponseError as e:
+            raise GraphError(f"FalkorDB: {str(e).strip()}") from e
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
+            raise GraphError(f"lost the connection to FalkorDB at {self.description}: {e}") from e
+        except ValueError as e:
+            raise GraphError(f"cannot send parameters to FalkorDB: {e}") from e
+        names = [column[1] for column in result.header]
+        return [{name: _plain(value) for name, value in zip(names, row)} for row in result.result_set]
+
+    def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run a read-only statement (``GRAPH.RO_QUERY``: the engine refuses writes in it)."""
+        return self._run(query, params, read_only=True)
+
+    def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run a statement that may write; FalkorDB applies each statement atomically."""
+        return self._run(query, params, read_only=False)
+
+    def stream(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        key: str = "key",
+        page_size: int = 10_000,
+        after: Any = "",
+    ) -> Iterator[Row]:
+        """Yield rows of a keyset-paged read, one page per round trip."""
+        return keyset_pages(
+            lambda q, p: self._run(q, p, read_only=True), query, params, key=key, page_size=page_size, after=after
+        )
+
+    def execute_command(self, *args: Any) -> Any:
+        """Send a raw FalkorDB command (``GRAPH.CONSTRAINT`` ...); only our fixed commands use it."""
+        import redis
+
+        try:
+            return self._client.connection.execute_command(*args)
+        except redis.exceptions.ResponseError as e:
+            raise GraphError(f"FalkorDB: {str(e).strip()}") from e
+
+    def drop(self) -> None:
+        """Delete the whole graph (tests and ``c360 db reset``)."""
+        import redis
+
+        try:
+            self._graph.delete()
+        except redis.exceptions.ResponseError:
+            pass
+
+    def close(self) -> None:
+        """Close the client's connections; the server keeps running."""
+        try:
+            self._client.close()
+        except Exception:  # closing twice or after the server went away is harmless
+            pass
