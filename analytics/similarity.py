@@ -173,32 +173,51 @@ def _block_scores(
     sizes: np.ndarray,
     rows: np.ndarray,
     metric: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """All candidate pairs (row, other, score, shared) for ``rows``: pairs with a shared product."""
-    inter = (B[rows] @ BT).tocoo()
-    r, c, shared = inter.row, inter.col, inter.data
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """All candidate pairs of ``rows`` (pairs sharing a product), ordered by (row, other).
+
+    Returns ``(row, other, score, shared)``; ``shared`` is only computed for Jaccard
+    (it is the intersection there) and is ``None`` for cosine.
+    """
     if metric == "jaccard":
-        score = shared / (sizes[rows[r]] + sizes[c] - shared)
+        P = B[rows] @ BT
     else:
-        dots = (X[rows] @ XT).tocsr()
-        dots.sort_indices()
-        inter = inter.tocsr()
-        inter.sort_indices()
-        if dots.nnz == inter.nnz and np.array_equal(dots.indices, inter.indices):
-            score = dots.data
-        else:  # a product underflowed to zero: read the dot products at the shared pattern
-            score = np.asarray(dots[inter.nonzero()]).ravel()
-        inter = inter.tocoo()
-        r, c, shared = inter.row, inter.col, inter.data
+        P = X[rows] @ XT
+    P = sparse.csr_matrix(P)
+    P.sort_indices()
+    local = np.repeat(np.arange(len(rows)), np.diff(P.indptr))
+    c = P.indices.astype(np.int64)
+    if metric == "jaccard":
+        shared = P.data
+        score = shared / (sizes[rows[local]] + sizes[c] - shared)
+        shared = shared.astype(np.int64)
+    else:
+        score, shared = P.data, None
     score = np.round(np.clip(score, 0.0, 1.0), _DECIMALS)
-    return rows[r], c.astype(np.int64), score, shared.astype(np.int64)
+    return rows[local], c, score, shared
 
 
-def _top_per_row(r, c, score, k):
-    """Indices of the top ``k`` entries per row: score desc, then column (= id order)."""
-    order = np.lexsort((c, -score, r))
+def _shared_counts(B: sparse.csr_matrix, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Number of products both ``r[i]`` and ``c[i]`` have, for each pair."""
+    if len(r) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(B[r].multiply(B[c]).sum(axis=1)).ravel().astype(np.int64)
+
+
+def _top_per_row(r: np.ndarray, c: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the top ``k`` entries per row: score desc, then column (= id order).
+
+    Input must be ordered by (row, column). One stable radix-friendly argsort on an
+    int64 key (row rank, then quantised score) keeps the column order inside ties.
+    """
+    if len(r) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, row_rank = np.unique(r, return_inverse=True)
+    q = np.rint(score * 10.0**_DECIMALS).astype(np.int64)  # < 2**40
+    key = (row_rank.astype(np.int64) << 40) | ((1 << 40) - 1 - q)
+    order = np.argsort(key, kind="stable")
     r_sorted = r[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(r_sorted)) + 1] if len(r_sorted) else np.array([], int)
+    starts = np.r_[0, np.flatnonzero(r_sorted[1:] != r_sorted[:-1]) + 1]
     group_start = np.repeat(starts, np.diff(np.r_[starts, len(r_sorted)]))
     pos = np.arange(len(r_sorted)) - group_start
     return order[pos < k]
@@ -242,9 +261,9 @@ def top_k_similar(
     for start in range(0, len(rows), block_size):
         r, c, s, sh = _block_scores(X, B, XT, BT, sizes, rows[start : start + block_size], metric)
         keep = (r != c) & (s >= min_score)
-        r, c, s, sh = r[keep], c[keep], s[keep], sh[keep]
-        sel = _top_per_row(r, c, s, k)
-        parts.append((r[sel], c[sel], s[sel], sh[sel]))
+        sel = np.flatnonzero(keep)[_top_per_row(r[keep], c[keep], s[keep], k)]
+        shared = sh[sel] if sh is not None else _shared_counts(B, r[sel], c[sel])
+        parts.append((r[sel], c[sel], s[sel], shared))
     if parts:
         r, c, s, sh = (np.concatenate(x) for x in zip(*parts))
     else:

@@ -89,7 +89,13 @@ class FalkorBackend:
         checked = _check_params(params)
         try:
             if read_only:
-                result = self._graph.ro_query(query, checked)
+                try:
+                    result = self._graph.ro_query(query, checked)
+                except redis.exceptions.ResponseError as e:
+                    if "empty key" not in str(e):
+                        raise
+                    # the graph does not exist yet: GRAPH.QUERY answers (and creates it empty)
+                    result = self._graph.query(query, checked)
             else:
                 result = self._graph.query(query, checked)
         except redis.exceptions.ResponseError as e:

@@ -1,0 +1,105 @@
+"""``c360 load``, ``c360 generate`` and ``c360 load-cdnow``: get data into the graph."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli.render import Format, console, render_rows, to_json
+from cli.state import open_graph
+from loaders.load import LoadReport, load_folder
+
+__all__ = ["register"]
+
+
+def _summary_rows(report: LoadReport) -> list[dict]:
+    rows = [
+        {"file": s.file, "read": s.read, "loaded": s.loaded, "rejected": s.rejected, "duplicates": s.duplicates,
+         "rows/s": round(s.read / s.seconds) if s.seconds else None, "rejects": Path(s.rejects_file).name if s.rejects_file else ""}
+        for s in report.files.values()
+    ]
+    return rows
+
+
+def _print_report(report: LoadReport, fmt: Format) -> None:
+    if fmt is Format.json:
+        print(to_json({**report.as_dict()["files"], "_identity": report.as_dict()["identity"], "_seconds": round(report.seconds, 3)}))
+        return
+    render_rows(_summary_rows(report), fmt, title=f"Loaded {report.folder}")
+    if fmt is Format.table:
+        if report.identity:
+            i = report.identity
+            console.print(
+                f"identity: {i.accounts:,} accounts -> {i.persons:,} persons ({i.linked_accounts:,} accounts linked across systems; "
+                f"{i.links_written:,} links written)"
+            )
+        if any(s.rejected for s in report.files.values()):
+            console.print(f"rejected rows, with reasons, are in {report.report_dir}")
+        console.print(f"done in {report.seconds:.1f}s")
+
+
+def _run_load(ctx: typer.Context, folder: Path, batch_size: int, report_dir: Path | None, fmt: Format) -> LoadReport:
+    graph = open_graph(ctx)
+    show = fmt is Format.table and console.is_terminal
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+        console=console, disable=not show, transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, rows: int, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done, description=f"{name} ({rows:,} rows)")
+
+        return load_folder(graph, folder, batch_size=batch_size, report_dir=report_dir, progress=progress)
+
+
+def load(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="Folder of contract CSV/Parquet files (customers.csv required)."),
+    batch_size: int = typer.Option(5000, "--batch-size", "-b", min=1, help="Rows per write."),
+    report_dir: Path = typer.Option(None, "--report-dir", help="Where summary.json and <file>.rejects.csv go (default FOLDER/load-report)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json (json: one object keyed by file)."),
+) -> None:
+    """Load a folder of departmental files into the graph and resolve identities."""
+    _print_report(_run_load(ctx, folder, batch_size, report_dir, fmt), fmt)
+
+
+def generate(
+    folder: Path = typer.Argument(..., help="Folder to write the data set into."),
+    customers: int = typer.Option(1000, "--customers", "-n", min=10, help="Source accounts to generate."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same files)."),
+    clean: bool = typer.Option(False, "--clean/--with-malformed", help="Leave out the few malformed rows."),
+) -> None:
+    """Write a realistic synthetic data set in the contract format."""
+    from loaders.generate import generate as gen
+
+    truth = gen(folder, customers=customers, seed=seed, malformed=not clean)
+    total = sum(truth.counts.values())
+    console.print(f"wrote {total:,} rows in {len(truth.counts)} files to {folder} ({len(truth.persons):,} persons, "
+                  f"{len(truth.malformed)} malformed rows planted)")
+
+
+def load_cdnow(
+    ctx: typer.Context,
+    full: bool = typer.Option(False, "--full", help="The full CDNOW master log (23,570 customers) instead of the 2,357 sample."),
+    keep: Path = typer.Option(None, "--keep", help="Also keep the converted CSV files in this folder."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f"),
+) -> None:
+    """Load the real CDNOW purchase log (shipped in the lifetimes wheel) as customers and transactions."""
+    from loaders.cdnow import write_cdnow_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_cdnow_folder(keep or Path(tmp), sample=not full)
+        _print_report(_run_load(ctx, folder, 5000, Path(tmp) / "report" if not keep else None, fmt), fmt)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data commands to the CLI."""
+    app.command("load")(load)
+    app.command("generate")(generate)
+    app.command("load-cdnow")(load_cdnow)

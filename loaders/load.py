@@ -1,0 +1,210 @@
+"""Load a folder of contract files into the graph, then resolve identities.
+
+Every header is checked before anything is written, so a malformed file fails fast and
+leaves the graph untouched. Rows are validated in chunks; good rows go to the graph in
+batched ``UNWIND`` writes, bad rows to ``<file>.rejects.csv`` in the report folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from graph.backend import GraphBackend
+from graph.errors import InputError
+from graph.schema import apply_schema
+from loaders.contract import CONTRACT, INFLUENCE_TYPES, LOAD_ORDER, FileSpec
+from loaders.identity import IdentityReport, resolve_identities
+from loaders.reader import SourceFile, open_source
+from loaders.validate import DuplicateTracker, reject_columns, validate_chunk
+from queries.load import REF_LOOKUP, REFERRAL_UPSERT, UPSERT
+
+__all__ = ["FileSummary", "LoadReport", "load_folder", "find_files", "Progress"]
+
+Progress = Callable[[str, int, int, int], None]
+"""Called as ``progress(file_name, rows_done, bytes_done, bytes_total)`` after every batch."""
+
+_LABEL_OF_FILE = {name: spec.label for name, spec in CONTRACT.items()}
+
+
+@dataclass
+class FileSummary:
+    """One file's reconciliation: read = loaded + rejected + duplicates."""
+
+    file: str
+    read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    rejects_file: str | None = None
+
+
+@dataclass
+class LoadReport:
+    """What a load did, file by file, and what identity resolution found."""
+
+    folder: str
+    files: dict[str, FileSummary] = field(default_factory=dict)
+    identity: IdentityReport | None = None
+    seconds: float = 0.0
+    report_dir: str | None = None
+
+    def as_dict(self) -> dict:
+        """A JSON-ready dict keyed by file name (plus ``identity`` and ``seconds``)."""
+        return {
+            "folder": self.folder,
+            "files": {name: asdict(s) for name, s in self.files.items()},
+            "identity": asdict(self.identity) if self.identity else None,
+            "seconds": round(self.seconds, 3),
+            "report_dir": self.report_dir,
+        }
+
+
+def find_files(folder: Path) -> dict[str, Path]:
+    """Contract file name -> its path (``.csv`` or ``.parquet``); other files are ignored."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    found: dict[str, Path] = {}
+    for name in CONTRACT:
+        candidates = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.exists()]
+        if len(candidates) > 1:
+            raise InputError(f"{folder}: both {name}.csv and {name}.parquet exist; keep one")
+        if candidates:
+            found[name] = candidates[0]
+    if "customers" not in found:
+        raise InputError(f"{folder}: customers.csv is missing (it is the one file every load needs)")
+    return found
+
+
+def _check_columns(spec: FileSpec, src: SourceFile) -> None:
+    missing = [c for c in spec.required if c not in src.header]
+    if missing:
+        raise InputError(f"{src.path.name}: required column {missing[0]!r} is missing" + (
+            f" (also {', '.join(missing[1:])})" if len(missing) > 1 else ""))
+
+
+class _References:
+    """Which ids exist: those loaded in this run, else asked of the graph (and remembered)."""
+
+    def __init__(self, graph: GraphBackend) -> None:
+        self.graph = graph
+        self.known: dict[str, set[str]] = {name: set() for name in CONTRACT}
+
+    def add(self, file: str, ids: list[str]) -> None:
+        self.known[file].update(ids)
+
+    def exists(self, file: str, ids: pd.Series) -> pd.Series:
+        known = self.known[file]
+        wanted = ids[ids != ""]
+        unknown = sorted(set(wanted[~wanted.isin(known)]))
+        label = _LABEL_OF_FILE[file]
+        for start in range(0, len(unknown), 5_000):
+            batch = unknown[start : start + 5_000]
+            rows = self.graph.read(REF_LOOKUP[label], {"ids": batch})
+            known.update(r["id"] for r in rows)
+        return ids.isin(known) | (ids == "")
+
+
+def load_folder(
+    graph: GraphBackend,
+    folder: Path | str,
+    *,
+    batch_size: int = 5_000,
+    report_dir: Path | str | None = None,
+    progress: Progress | None = None,
+    resolve: bool = True,
+) -> LoadReport:
+    """Load every contract file in ``folder``; see the module docstring for the guarantees."""
+    if batch_size < 1:
+        raise InputError("batch size must be at least 1")
+    started = time.perf_counter()
+    folder = Path(folder)
+    paths = find_files(folder)
+    sources = {name: open_source(path) for name, path in paths.items()}
+    for name, src in sources.items():
+        _check_columns(CONTRACT[name], src)
+    out_dir = Path(report_dir) if report_dir else folder / "load-report"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot write the load report in {out_dir} ({e.strerror}); choose one with --report-dir") from e
+    apply_schema(graph)
+    report = LoadReport(folder=str(folder), report_dir=str(out_dir))
+    refs = _References(graph)
+    for name in LOAD_ORDER:
+        if name in sources:
+            report.files[name] = _load_file(graph, CONTRACT[name], sources[name], refs, out_dir, batch_size, progress)
+    if resolve:
+        report.identity = resolve_identities(graph, batch_size=batch_size)
+    report.seconds = time.perf_counter() - started
+    (out_dir / "summary.json").write_text(json.dumps(report.as_dict(), indent=2))
+    return report
+
+
+def _load_file(
+    graph: GraphBackend,
+    spec: FileSpec,
+    src: SourceFile,
+    refs: _References,
+    out_dir: Path,
+    batch_size: int,
+    progress: Progress | None,
+) -> FileSummary:
+    started = time.perf_counter()
+    summary = FileSummary(file=src.path.name)
+    rejects_path = out_dir / f"{src.path.name}.rejects.csv"
+    rejects_path.unlink(missing_ok=True)
+    tracker = DuplicateTracker()
+    wrote_header = False
+    for chunk in src.chunks(batch_size):
+        summary.read += chunk.rows_read
+        checked = validate_chunk(spec, chunk.frame, resolve_refs=refs.exists, tracker=tracker)
+        rejects = checked.rejects
+        if chunk.bad:
+            rejects = pd.concat([_unparsed(src.header, chunk.bad), rejects], ignore_index=True)
+            rejects = rejects.sort_values(reject_columns(src.header)[0], kind="stable")
+        if len(rejects):
+            # surrogateescape writes undecodable input bytes back out exactly as they came in
+            rejects.to_csv(rejects_path, mode="a", header=not wrote_header, index=False, errors="surrogateescape")
+            wrote_header = True
+        summary.rejected += len(rejects)
+        summary.duplicates += checked.duplicates
+        _write(graph, spec, checked.records)
+        summary.loaded += len(checked.records)
+        if spec.label is not None and spec.name != "preferences":
+            refs.add(spec.name, [r[spec.key[0]] for r in checked.records])
+        if progress:
+            progress(src.path.name, summary.read, chunk.bytes_read, src.size_bytes)
+    summary.rejects_file = str(rejects_path) if wrote_header else None
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _unparsed(header: list[str], bad: list[tuple[int, list[str], str]]) -> pd.DataFrame:
+    """Rows the CSV reader could not split into the header's columns, as rejects."""
+    row_col, reason_col = reject_columns(header)
+    rows = []
+    for row, cells, reason in bad:
+        extra = cells[len(header):]
+        rows.append({row_col: row, **dict(zip(header, cells)), reason_col: reason + (f" (extra cells: {extra!r})" if extra else "")})
+    return pd.DataFrame(rows, columns=[row_col, *header, reason_col], dtype=object)
+
+
+def _write(graph: GraphBackend, spec: FileSpec, records: list[dict]) -> None:
+    if not records:
+        return
+    if spec.name == "referrals":
+        by_type: dict[str, list[dict]] = {}
+        for r in records:
+            by_type.setdefault(INFLUENCE_TYPES[r["kind"]], []).append(r)
+        for rel, rows in by_type.items():
+            graph.write(REFERRAL_UPSERT[rel], {"rows": rows})
+        return
+    graph.write(UPSERT[spec.name], {"rows": records})

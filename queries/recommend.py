@@ -1,0 +1,330 @@
+"""Neighbour-based product recommendations: "customers who bought what you bought also bought".
+
+Two sources, blended:
+
+* **co-purchase** (item-item): from the person's most recent purchases to other buyers of
+  the same products (the person's own accounts excluded), to what those buyers bought.
+  Each co-bought product scores the recency-weighted number of (seed, co-buyer) paths that
+  reach it, divided by ``log(2 + buyers)`` so best-sellers do not win every list.
+* **look-alike** (user-user): when ``(:Customer)-[:SIMILAR_TO {score}]->(:Customer)`` edges
+  exist, the neighbours' purchases weighted by similarity and recency (same divisor).
+
+Each source's scores are scaled to [0, 1] by its best item, then summed; an item's ``source``
+is the one that contributed more and ``reasons`` are that source's seed products or
+neighbours. See ``docs/recommendations.md`` for the exact formula.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from graph.backend import GraphBackend
+from graph.errors import InputError, NotFoundError
+
+__all__ = [
+    "RECOMMEND_ACCOUNTS",
+    "PERSON_ACCOUNTS",
+    "PURCHASE_HISTORY",
+    "CO_PURCHASE",
+    "LOOKALIKE",
+    "PRODUCT_POPULARITY",
+    "EVAL_LAST_PURCHASE",
+    "EVAL_RECENT_BUYERS",
+    "CATALOGUE_SIZE",
+    "RecommendSettings",
+    "recommend",
+    "person_accounts",
+    "resolve_customer",
+    "purchase_history",
+    "product_popularity",
+    "clear_popularity_cache",
+    "NO_CUTOFF",
+]
+
+NO_CUTOFF = 2**62
+"""``before_ts`` meaning "every purchase counts" (epoch seconds far in the future)."""
+
+RECOMMEND_ACCOUNTS = """
+MATCH (c:Customer {customer_id: $customer_id})
+OPTIONAL MATCH (c)-[:BELONGS_TO]->(:Person)<-[:BELONGS_TO]-(a:Customer)
+RETURN c.customer_id AS customer_id, collect(DISTINCT a.customer_id) AS linked
+""".strip()
+"""The customer and every account of the same person (empty ``linked`` without identity links)."""
+
+PERSON_ACCOUNTS = """
+MATCH (p:Person {person_id: $person_id})<-[:BELONGS_TO]-(c:Customer)
+RETURN c.customer_id AS customer_id
+ORDER BY customer_id
+""".strip()
+"""The accounts of a person id (so every call also accepts ``p-...`` ids)."""
+
+PURCHASE_HISTORY = """
+UNWIND $accounts AS aid
+MATCH (c:Customer {customer_id: aid})
+WITH c
+MATCH (c)-[:MADE]->(t:Transaction)-[:FOR]->(p:Product)
+WHERE t.ts < $before_ts
+RETURN p.product_id AS product_id, p.category AS category,
+       min(t.ts) AS first_ts, max(t.ts) AS last_ts, count(t) AS lines
+ORDER BY last_ts DESC, product_id
+""".strip()
+"""Products bought by any of ``$accounts`` before ``$before_ts``, most recent first."""
+
+CO_PURCHASE = """
+UNWIND $seeds AS seed
+MATCH (sp:Product {product_id: seed})
+WITH seed, sp
+MATCH (sp)<-[:FOR]-(t:Transaction)
+WHERE t.ts < $before_ts AND NOT t.customer_id IN $accounts
+WITH seed, t.customer_id AS buyer, max(t.ts) AS seen_ts
+ORDER BY seen_ts DESC, buyer
+WITH seed, collect(buyer)[..$per_seed] AS buyers
+UNWIND buyers AS buyer
+WITH buyer, collect(seed) AS via
+MATCH (o:Customer {customer_id: buyer})
+WITH o, via
+MATCH (o)-[:MADE]->(t2:Transaction)
+WHERE t2.ts < $before_ts AND NOT t2.product_id IN $owned
+WITH via, o, t2.product_id AS pid, max(t2.ts) AS last_ts
+UNWIND via AS seed
+WITH pid, seed, sum(0.5 ^ (($ref_ts - last_ts) / $half_life)) AS w
+ORDER BY w DESC, seed
+WITH pid, sum(w) AS raw, collect(seed) AS seeds
+ORDER BY raw DESC, pid
+LIMIT $candidates
+RETURN pid AS product_id, raw, seeds[..$max_reasons] AS reasons
+""".strip()
+"""Item-item co-purchase: per seed the ``$per_seed`` most recent other buyers, then their products.
+
+The person's own accounts are excluded by id (FalkorDB can bind a converging pattern's two
+ends to the same node), owned products by ``$owned``. Uses the foreign-key properties the
+loader keeps on Transaction (``customer_id``, ``product_id``): one hop fewer per purchase line.
+"""
+
+LOOKALIKE = """
+UNWIND $accounts AS aid
+MATCH (c:Customer {customer_id: aid})
+WITH c
+MATCH (c)-[s:SIMILAR_TO]->(o:Customer)
+WHERE NOT o.customer_id IN $accounts
+WITH o, max(s.score) AS sim
+ORDER BY sim DESC, o.customer_id
+LIMIT $neighbours
+MATCH (o)-[:MADE]->(t:Transaction)
+WHERE t.ts < $before_ts AND NOT t.product_id IN $owned
+WITH o, sim, t.product_id AS pid, max(t.ts) AS last_ts
+WITH pid, o, sim * 0.5 ^ (($ref_ts - last_ts) / $half_life) AS w
+ORDER BY w DESC, o.customer_id
+WITH pid, sum(w) AS raw, collect(o.customer_id) AS neighbours
+ORDER BY raw DESC, pid
+LIMIT $candidates
+RETURN pid AS product_id, raw, neighbours[..$max_reasons] AS reasons
+""".strip()
+"""User-user: purchases of the person's look-alike neighbours (``SIMILAR_TO`` edges), similarity-weighted."""
+
+PRODUCT_POPULARITY = """
+MATCH (t:Transaction)
+WHERE t.ts < $before_ts AND t.product_id IS NOT NULL
+WITH t.product_id AS pid, count(DISTINCT t.customer_id) AS buyers
+MATCH (p:Product {product_id: pid})
+RETURN pid AS product_id, p.name AS name, p.category AS category, buyers
+""".strip()
+"""Distinct buying accounts per product before ``$before_ts`` (the popularity divisor and baseline)."""
+
+EVAL_LAST_PURCHASE = "MATCH (t:Transaction) RETURN max(t.ts) AS last_ts, count(t) AS lines"
+"""Time of the latest purchase line (the evaluation holds out the days before it)."""
+
+EVAL_RECENT_BUYERS = """
+MATCH (c:Customer)-[:MADE]->(t:Transaction)
+WHERE t.ts >= $cutoff
+WITH DISTINCT c
+OPTIONAL MATCH (c)-[:BELONGS_TO]->(p:Person)
+WITH coalesce(p.person_id, c.customer_id) AS person, c.customer_id AS customer_id
+RETURN person, min(customer_id) AS customer_id
+ORDER BY person
+""".strip()
+"""One account per person who bought something at or after ``$cutoff``."""
+
+CATALOGUE_SIZE = "MATCH (p:Product) RETURN count(p) AS products"
+
+
+@dataclass(frozen=True)
+class RecommendSettings:
+    """Fan-out caps and weights (defaults keep one call well under 30 ms on 1M purchase lines)."""
+
+    max_seeds: int = 20
+    """Only the person's most recently bought products seed the co-purchase walk."""
+    per_seed: int = 50
+    """Co-buyers considered per seed product (the most recent ones)."""
+    neighbours: int = 50
+    """Look-alike neighbours considered."""
+    candidates: int = 300
+    """Candidates kept per source (by raw score) before the popularity divisor."""
+    half_life_days: float = 180.0
+    """A purchase this old counts half as much as one made at the reference time."""
+    max_reasons: int = 5
+    lookalike_weight: float = 1.0
+    """Weight of the look-alike source in the blend (co-purchase has weight 1; 0 skips it)."""
+    popularity_ttl_s: float = 300.0
+    """How long product popularity is cached per graph and cutoff."""
+
+
+DEFAULTS = RecommendSettings()
+
+_pop_lock = threading.Lock()
+_pop_cache: "weakref.WeakKeyDictionary[Any, dict[int, tuple[float, dict[str, dict[str, Any]]]]]" = weakref.WeakKeyDictionary()
+
+
+def clear_popularity_cache() -> None:
+    """Forget cached popularity (call after loading new transactions in the same process)."""
+    with _pop_lock:
+        _pop_cache.clear()
+
+
+def product_popularity(
+    graph: GraphBackend, *, before_ts: int = NO_CUTOFF, ttl_s: float = DEFAULTS.popularity_ttl_s
+) -> dict[str, dict[str, Any]]:
+    """``product_id -> {name, category, buyers}`` for every bought product (cached ``ttl_s`` seconds).
+
+    Counting buyers touches every purchase line, so it is done once per graph and cutoff,
+    not once per recommendation.
+    """
+    now = time.monotonic()
+    with _pop_lock:
+        per_graph = _pop_cache.get(graph)
+        hit = per_graph.get(before_ts) if per_graph else None
+        if hit and now - hit[0] < ttl_s:
+            return hit[1]
+    rows = graph.read(PRODUCT_POPULARITY, {"before_ts": int(before_ts)})
+    table = {r["product_id"]: {"name": r["name"], "category": r["category"], "buyers": int(r["buyers"])} for r in rows}
+    with _pop_lock:
+        try:
+            _pop_cache.setdefault(graph, {})[before_ts] = (now, table)
+        except TypeError:  # a backend that cannot be weakly referenced is simply not cached
+            pass
+    return table
+
+
+def resolve_customer(graph: GraphBackend, customer_id: str) -> tuple[str, list[str]]:
+    """``(account id, all accounts of its person)`` for an account id or a person id.
+
+    A person id resolves to its smallest account id. Raises NotFoundError when neither exists.
+    """
+    rows = graph.read(RECOMMEND_ACCOUNTS, {"customer_id": str(customer_id)})
+    if rows:
+        return rows[0]["customer_id"], sorted({rows[0]["customer_id"], *(rows[0]["linked"] or [])})
+    accounts = [r["customer_id"] for r in graph.read(PERSON_ACCOUNTS, {"person_id": str(customer_id)})]
+    if accounts:
+        return accounts[0], accounts
+    raise NotFoundError(f"no customer with id {customer_id!r}")
+
+
+def person_accounts(graph: GraphBackend, customer_id: str) -> list[str]:
+    """Every account of the customer's person (just the customer without identity links)."""
+    return resolve_customer(graph, customer_id)[1]
+
+
+def purchase_history(graph: GraphBackend, accounts: Iterable[str], *, before_ts: int = NO_CUTOFF) -> list[dict[str, Any]]:
+    """Products the accounts bought before ``before_ts``: product_id, category, first_ts, last_ts, lines."""
+    return graph.read(PURCHASE_HISTORY, {"accounts": list(accounts), "before_ts": int(before_ts)})
+
+
+def _epoch(value: datetime | int | float | None) -> int:
+    if value is None:
+        return int(time.time())
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return int(value.timestamp())
+    return int(value)
+
+
+def _scaled(rows: list[dict[str, Any]], pop: dict[str, dict[str, Any]]) -> dict[str, tuple[float, dict[str, Any]]]:
+    """product_id -> (raw / log(2 + buyers) scaled so the best item is 1, row)."""
+    scored = {}
+    for r in rows:
+        buyers = pop.get(r["product_id"], {}).get("buyers", 0)
+        scored[r["product_id"]] = (float(r["raw"]) / math.log(2.0 + buyers), r)
+    top = max((s for s, _ in scored.values()), default=0.0)
+    if top <= 0:
+        return {}
+    return {pid: (s / top, r) for pid, (s, r) in scored.items()}
+
+
+def recommend(
+    graph: GraphBackend,
+    customer_id: str,
+    *,
+    k: int = 10,
+    now: datetime | int | None = None,
+    before_ts: int | None = None,
+    settings: RecommendSettings = DEFAULTS,
+) -> list[dict[str, Any]]:
+    """Top ``k`` products for the customer's person, each with its score, reasons and source.
+
+    Parameters
+    ----------
+    graph : the backend.
+    customer_id : any account of the person; all the person's accounts count.
+    k : list length (1-1000).
+    now : reference time for recency weights (datetime or epoch seconds; default: the clock,
+        or ``before_ts`` when that is given).
+    before_ts : only purchases strictly before this epoch second are used (offline evaluation
+        hides later purchases this way instead of deleting data).
+
+    Returns
+    -------
+    list of ``{product_id, name, category, score, reasons, source}``, best first; ties are
+    broken by ``product_id``. Empty when the person bought nothing and has no look-alikes.
+    """
+    if not 1 <= int(k) <= 1000:
+        raise InputError("k must be between 1 and 1000")
+    cutoff = NO_CUTOFF if before_ts is None else int(before_ts)
+    ref_ts = _epoch(now) if (now is not None or before_ts is None) else cutoff
+    accounts = person_accounts(graph, customer_id)
+    history = purchase_history(graph, accounts, before_ts=cutoff)
+    owned = [h["product_id"] for h in history]
+    seeds = owned[: settings.max_seeds]
+    params = {
+        "accounts": accounts,
+        "owned": owned,
+        "before_ts": cutoff,
+        "ref_ts": ref_ts,
+        "half_life": settings.half_life_days * 86400.0,
+        "candidates": settings.candidates,
+        "max_reasons": settings.max_reasons,
+    }
+    co_rows = graph.read(CO_PURCHASE, {**params, "seeds": seeds, "per_seed": settings.per_seed}) if seeds else []
+    la_rows = graph.read(LOOKALIKE, {**params, "neighbours": settings.neighbours}) if settings.lookalike_weight > 0 else []
+    if not co_rows and not la_rows:
+        return []
+    pop = product_popularity(graph, before_ts=cutoff, ttl_s=settings.popularity_ttl_s)
+    co = _scaled(co_rows, pop)
+    la = _scaled(la_rows, pop)
+    items = []
+    for pid in set(co) | set(la):
+        c_score, c_row = co.get(pid, (0.0, None))
+        l_score, l_row = la.get(pid, (0.0, None))
+        l_score *= settings.lookalike_weight
+        use_co = c_score >= l_score
+        row = c_row if use_co else l_row
+        info = pop.get(pid, {})
+        items.append(
+            {
+                "product_id": pid,
+                "name": info.get("name"),
+                "category": info.get("category"),
+                "score": round(c_score + l_score, 12),
+                "reasons": list(row["reasons"]),
+                "source": "co-purchase" if use_co else "look-alike",
+            }
+        )
+    items.sort(key=lambda it: (-it["score"], it["product_id"]))
+    return items[: int(k)]
