@@ -63,7 +63,7 @@ def louvain_segments(
     assign = {cid: f"seg-{i:0{width}d}" for i, c in enumerate(comms, start=1) for cid in c}
     everyone = set(G) | {str(c) for c in customers or ()}
     out = pd.DataFrame({"customer_id": sorted(everyone)})
-    out["segment_id"] = out["customer_id"].map(assign).fillna(NO_SEGMENT)
+    out["segment_id"] = [assign.get(c, NO_SEGMENT) for c in out["customer_id"]]
     return out.sort_values(["segment_id", "customer_id"], kind="mergesort").reset_index(drop=True)
 
 
@@ -110,7 +110,8 @@ def describe_segments(
     lists = tp.groupby("segment_id")["product_id"].apply(lambda s: s.head(n_products).tolist())
     out["top_products"] = [lists.get(s, []) for s in out.index]
     out["description"] = [
-        _describe(seg, row.size, row.avg_value, row.churn_risk, row.top_products) for seg, row in out.iterrows()
+        _describe(seg, row["size"], row["avg_value"], row["churn_risk"], row["top_products"])
+        for seg, row in out.iterrows()
     ]
     out = out.reset_index().sort_values("segment_id", kind="mergesort").reset_index(drop=True)
     out["size"] = out["size"].astype(np.int64)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -57,9 +58,23 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
     except ImportError:  # the 360 view module is optional
         customer_360 = None
 
-    app = FastAPI(title="customer360-graph API", version="1", description="360-degree customer view, recommendations and next best offer.")
     lock = threading.Lock()
     holder: dict[str, GraphBackend] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        with lock:
+            backend = holder.pop("graph", None)
+        if backend is not None:
+            backend.close()
+
+    app = FastAPI(
+        title="customer360-graph API",
+        version="1",
+        description="360-degree customer view, recommendations and next best offer.",
+        lifespan=lifespan,
+    )
     bearer = HTTPBearer(auto_error=False)
 
     def graph() -> GraphBackend:
@@ -127,12 +142,5 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
         from queries.responses import record_response
 
         return record_response(graph(), customer_id, body.offer_id, body.response, channel=body.channel)
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        with lock:
-            backend = holder.pop("graph", None)
-        if backend is not None:
-            backend.close()
 
     return app

@@ -96,6 +96,31 @@ def _ping(socket: Path, password: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def _probe(socket: Path, password: str, timeout: float = 5.0) -> str:
+    """``ok``, ``busy`` (no answer in time) or ``down`` (refused or reset)."""
+    import redis
+
+    try:
+        client = redis.Redis(unix_socket_path=str(socket), password=password, socket_timeout=timeout)
+        client.ping()
+        client.close()
+        return "ok"
+    except (redis.exceptions.BusyLoadingError, redis.exceptions.TimeoutError):
+        return "busy"
+    except (redis.exceptions.ConnectionError, OSError):
+        return "down"
+
+
+def _wait_exit(home: Path, timeout: float) -> int | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = _pid(home)
+        if pid is None:
+            return None
+        time.sleep(0.05)
+    return _pid(home)
+
+
 def status(home: Path) -> ServerStatus:
     """Report whether an engine runs for ``home`` and how much data it keeps on disk."""
     socket, _, _, _ = _paths(home)
@@ -117,6 +142,10 @@ def start(home: Path, *, fsync: str = "always", timeout: float = 30.0) -> Embedd
     socket, _, pidfile, log = _paths(home)
     password = _password(home)
     pid = _pid(home)
+    if pid is not None and socket.exists():
+        if _probe(socket, password) != "down":  # a busy engine may be slow to answer: still ours
+            return EmbeddedServer(home, socket, password, pid)
+        pid = _wait_exit(home, timeout)  # refused: a dying engine; start anew once it is gone
     if pid is not None:
         _wait_ready(socket, password, pid, log, timeout)
         return EmbeddedServer(home, socket, password, pid)

@@ -9,7 +9,10 @@ from typing import Any
 from graph.backend import Row, keyset_pages, notify
 from graph.errors import GraphError
 
-__all__ = ["FalkorBackend"]
+__all__ = ["FalkorBackend", "CREATE_EMPTY_GRAPH"]
+
+CREATE_EMPTY_GRAPH = "RETURN 0 AS ready"
+"""Sent once to a graph that does not exist yet, so a read-only query has a graph to read."""
 
 
 def _check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -94,8 +97,10 @@ class FalkorBackend:
                 except redis.exceptions.ResponseError as e:
                     if "empty key" not in str(e):
                         raise
-                    # the graph does not exist yet: GRAPH.QUERY answers (and creates it empty)
-                    result = self._graph.query(query, checked)
+                    # the graph does not exist yet: create it empty, then read (still read-only)
+                    notify(self.engine, CREATE_EMPTY_GRAPH)
+                    self._graph.query(CREATE_EMPTY_GRAPH)
+                    result = self._graph.ro_query(query, checked)
             else:
                 result = self._graph.query(query, checked)
         except redis.exceptions.ResponseError as e:

@@ -375,3 +375,16 @@ def test_service_level_rule() -> None:
         ServiceThresholds(high_touch_clv=1, standard_clv=2)
     with pytest.raises(InputError):
         customer_360(None, "x", service_thresholds={"bogus": 1})  # type: ignore[arg-type]
+
+
+def test_account_without_person_is_its_own_person(graph) -> None:
+    graph.write(
+        "CREATE (c:Customer {customer_id: 'solo-1', source: 'crm', name: 'Solo'})"
+        "-[:MADE]->(:Transaction {transaction_id: 'st1', occurred_at: '2024-01-01T00:00:00Z', ts: 1704067200, amount: 9.5}), "
+        "(c)-[:MADE]->(:Transaction {transaction_id: 'st2', occurred_at: '2024-01-02T00:00:00Z', ts: 1704153600, amount: 0.5})"
+    )
+    v = customer_360(graph, "solo-1", now=0)
+    assert v["person_id"] is None
+    assert [a["customer_id"] for a in v["accounts"]] == ["solo-1"] and v["accounts"][0]["rules"] == []
+    assert v["present"]["total_spend"] == 10.0 and v["present"]["order_count"] == 2
+    assert v["present"]["last_purchase"] == "2024-01-02T00:00:00Z"
