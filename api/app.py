@@ -48,6 +48,9 @@ class _Unauthorized(Exception):
     pass
 
 
+_BEARER = HTTPBearer(auto_error=False)
+
+
 def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> FastAPI:
     """The API app; ``graph_factory()`` is called once, on the first request that needs the graph."""
     if not token:
@@ -75,7 +78,6 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
         description="360-degree customer view, recommendations and next best offer.",
         lifespan=lifespan,
     )
-    bearer = HTTPBearer(auto_error=False)
 
     def graph() -> GraphBackend:
         with lock:
@@ -83,7 +85,7 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
                 holder["graph"] = graph_factory()
             return holder["graph"]
 
-    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(_BEARER)) -> None:
         supplied = (credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else "").encode("utf-8")
         if not hmac.compare_digest(supplied, expected):
             raise _Unauthorized()

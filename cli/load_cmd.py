@@ -18,7 +18,7 @@ __all__ = ["register"]
 def _summary_rows(report: LoadReport) -> list[dict]:
     rows = [
         {"file": s.file, "read": s.read, "loaded": s.loaded, "rejected": s.rejected, "duplicates": s.duplicates,
-         "rows/s": round(s.read / s.seconds) if s.seconds else None, "rejects": Path(s.rejects_file).name if s.rejects_file else ""}
+         "rows/s": round(s.read / s.seconds) if s.seconds else None}
         for s in report.files.values()
     ]
     return rows

@@ -32,7 +32,9 @@ __all__ = [
     "RECOMMEND_ACCOUNTS",
     "PERSON_ACCOUNTS",
     "PURCHASE_HISTORY",
+    "CO_BUYERS",
     "CO_PURCHASE",
+    "CO_PURCHASE_REASONS",
     "LOOKALIKE",
     "PRODUCT_POPULARITY",
     "EVAL_LAST_PURCHASE",
@@ -77,7 +79,7 @@ ORDER BY last_ts DESC, product_id
 """.strip()
 """Products bought by any of ``$accounts`` before ``$before_ts``, most recent first."""
 
-CO_PURCHASE = """
+CO_BUYERS = """
 UNWIND $seeds AS seed
 MATCH (sp:Product {product_id: seed})
 WITH seed, sp
@@ -88,25 +90,39 @@ ORDER BY seen_ts DESC, buyer
 WITH seed, collect(buyer)[..$per_seed] AS buyers
 UNWIND buyers AS buyer
 WITH buyer, collect(seed) AS via
-MATCH (o:Customer {customer_id: buyer})
-WITH o, via
-MATCH (o)-[:MADE]->(t2:Transaction)
-WHERE t2.ts < $before_ts AND NOT t2.product_id IN $owned
-WITH via, o, t2.product_id AS pid, max(t2.ts) AS last_ts
-UNWIND via AS seed
-WITH pid, seed, sum(0.5 ^ (($ref_ts - last_ts) / $half_life)) AS w
-ORDER BY w DESC, seed
-WITH pid, sum(w) AS raw, collect(seed) AS seeds
-ORDER BY raw DESC, pid
-LIMIT $candidates
-RETURN pid AS product_id, raw, seeds[..$max_reasons] AS reasons
+RETURN buyer, via
+ORDER BY buyer
 """.strip()
-"""Item-item co-purchase: per seed the ``$per_seed`` most recent other buyers, then their products.
+"""Co-buyers: per seed product the ``$per_seed`` most recent other buyers, with the seeds they share.
 
 The person's own accounts are excluded by id (FalkorDB can bind a converging pattern's two
-ends to the same node), owned products by ``$owned``. Uses the foreign-key properties the
-loader keeps on Transaction (``customer_id``, ``product_id``): one hop fewer per purchase line.
+ends to the same node). Uses the foreign-key properties the loader keeps on Transaction
+(``customer_id``, ``product_id``): one hop fewer per purchase line.
 """
+
+CO_PURCHASE = """
+UNWIND $buyers AS b
+MATCH (o:Customer {customer_id: b.id})
+WITH o, b.n AS n
+MATCH (o)-[:MADE]->(t:Transaction)
+WHERE t.ts < $before_ts AND NOT t.product_id IN $owned
+WITH t.product_id AS pid, sum(n * 0.5 ^ (($ref_ts - t.ts) / $half_life)) AS raw
+ORDER BY raw DESC, pid
+LIMIT $candidates
+RETURN pid AS product_id, raw
+""".strip()
+"""What the co-buyers bought (not owned by the person): each line weighs ``n`` (seeds shared) x recency."""
+
+CO_PURCHASE_REASONS = """
+UNWIND $buyers AS b
+MATCH (o:Customer {customer_id: b})
+WITH o, b
+MATCH (o)-[:MADE]->(t:Transaction)
+WHERE t.ts < $before_ts AND t.product_id IN $products
+RETURN b AS buyer, collect(DISTINCT t.product_id) AS products
+ORDER BY buyer
+""".strip()
+"""Which co-buyers bought which of the final products (to name the seed products behind each)."""
 
 LOOKALIKE = """
 UNWIND $accounts AS aid
@@ -159,9 +175,9 @@ CATALOGUE_SIZE = "MATCH (p:Product) RETURN count(p) AS products"
 class RecommendSettings:
     """Fan-out caps and weights (defaults keep one call well under 30 ms on 1M purchase lines)."""
 
-    max_seeds: int = 20
+    max_seeds: int = 10
     """Only the person's most recently bought products seed the co-purchase walk."""
-    per_seed: int = 50
+    per_seed: int = 25
     """Co-buyers considered per seed product (the most recent ones)."""
     neighbours: int = 50
     """Look-alike neighbours considered."""
@@ -172,6 +188,8 @@ class RecommendSettings:
     max_reasons: int = 5
     lookalike_weight: float = 1.0
     """Weight of the look-alike source in the blend (co-purchase has weight 1; 0 skips it)."""
+    popularity_penalty: str = "log"
+    """Divisor of raw scores by the product's distinct buyers b: "log" = log(2 + b), "sqrt" = sqrt(1 + b), "none"."""
     popularity_ttl_s: float = 300.0
     """How long product popularity is cached per graph and cutoff."""
 
@@ -246,12 +264,24 @@ def _epoch(value: datetime | int | float | None) -> int:
     return int(value)
 
 
-def _scaled(rows: list[dict[str, Any]], pop: dict[str, dict[str, Any]]) -> dict[str, tuple[float, dict[str, Any]]]:
-    """product_id -> (raw / log(2 + buyers) scaled so the best item is 1, row)."""
+def _penalty(buyers: int, kind: str) -> float:
+    if kind == "log":
+        return math.log(2.0 + buyers)
+    if kind == "sqrt":
+        return math.sqrt(1.0 + buyers)
+    if kind == "none":
+        return 1.0
+    raise InputError(f"unknown popularity penalty {kind!r} (log, sqrt or none)")
+
+
+def _scaled(
+    rows: list[dict[str, Any]], pop: dict[str, dict[str, Any]], penalty: str = "log"
+) -> dict[str, tuple[float, dict[str, Any]]]:
+    """product_id -> (raw / penalty(buyers) scaled so the best item is 1, row)."""
     scored = {}
     for r in rows:
         buyers = pop.get(r["product_id"], {}).get("buyers", 0)
-        scored[r["product_id"]] = (float(r["raw"]) / math.log(2.0 + buyers), r)
+        scored[r["product_id"]] = (float(r["raw"]) / _penalty(buyers, penalty), r)
     top = max((s for s, _ in scored.values()), default=0.0)
     if top <= 0:
         return {}
@@ -301,20 +331,25 @@ def recommend(
         "candidates": settings.candidates,
         "max_reasons": settings.max_reasons,
     }
-    co_rows = graph.read(CO_PURCHASE, {**params, "seeds": seeds, "per_seed": settings.per_seed}) if seeds else []
+    via: dict[str, list[str]] = {}
+    co_rows: list[dict[str, Any]] = []
+    if seeds:
+        via = {r["buyer"]: list(r["via"]) for r in graph.read(CO_BUYERS, {**params, "seeds": seeds, "per_seed": settings.per_seed})}
+    if via:
+        buyers = [{"id": b, "n": len(v)} for b, v in sorted(via.items())]
+        co_rows = graph.read(CO_PURCHASE, {**params, "buyers": buyers})
     la_rows = graph.read(LOOKALIKE, {**params, "neighbours": settings.neighbours}) if settings.lookalike_weight > 0 else []
     if not co_rows and not la_rows:
         return []
     pop = product_popularity(graph, before_ts=cutoff, ttl_s=settings.popularity_ttl_s)
-    co = _scaled(co_rows, pop)
-    la = _scaled(la_rows, pop)
+    co = _scaled(co_rows, pop, settings.popularity_penalty)
+    la = _scaled(la_rows, pop, settings.popularity_penalty)
     items = []
     for pid in set(co) | set(la):
-        c_score, c_row = co.get(pid, (0.0, None))
+        c_score = co.get(pid, (0.0, None))[0]
         l_score, l_row = la.get(pid, (0.0, None))
         l_score *= settings.lookalike_weight
         use_co = c_score >= l_score
-        row = c_row if use_co else l_row
         info = pop.get(pid, {})
         items.append(
             {
@@ -322,9 +357,31 @@ def recommend(
                 "name": info.get("name"),
                 "category": info.get("category"),
                 "score": round(c_score + l_score, 12),
-                "reasons": list(row["reasons"]),
+                "reasons": [] if use_co else list(l_row["reasons"]),
                 "source": "co-purchase" if use_co else "look-alike",
             }
         )
     items.sort(key=lambda it: (-it["score"], it["product_id"]))
-    return items[: int(k)]
+    top = items[: int(k)]
+    _co_reasons(graph, top, via, seeds, cutoff, settings.max_reasons)
+    return top
+
+
+def _co_reasons(
+    graph: GraphBackend, items: list[dict[str, Any]], via: dict[str, list[str]], seeds: list[str], cutoff: int, limit: int
+) -> None:
+    """Fill ``reasons`` of co-purchase items: the seeds whose co-buyers bought the item, most shared first."""
+    wanted = [it["product_id"] for it in items if it["source"] == "co-purchase"]
+    if not wanted:
+        return
+    rows = graph.read(CO_PURCHASE_REASONS, {"buyers": sorted(via), "products": wanted, "before_ts": cutoff})
+    rank = {seed: i for i, seed in enumerate(seeds)}
+    counts: dict[str, dict[str, int]] = {pid: {} for pid in wanted}
+    for r in rows:
+        for pid in r["products"]:
+            for seed in via.get(r["buyer"], []):
+                counts[pid][seed] = counts[pid].get(seed, 0) + 1
+    for it in items:
+        if it["source"] == "co-purchase":
+            c = counts[it["product_id"]]
+            it["reasons"] = sorted(c, key=lambda seed: (-c[seed], rank.get(seed, len(rank)), seed))[:limit]

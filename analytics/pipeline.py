@@ -1,0 +1,530 @@
+"""Run the graph analytics against the database: stream data out, compute, write results back.
+
+The pure modules (:mod:`analytics.influence`, :mod:`analytics.similarity`,
+:mod:`analytics.segments`) do the maths; this module only moves rows. Reads are keyset pages
+of whole accounts (never one giant result), writes are batched ``UNWIND`` statements.
+
+On Neo4j with the Graph Data Science library the PageRank (and, on request, node similarity
+and Louvain) can run in the database instead (``engine="gds"``); NetworkX stays the
+default on FalkorDB and the reference in the tests.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.influence import DEFAULT_KIND_WEIGHTS, influence_graph, influence_scores
+from analytics.segments import NO_SEGMENT, describe_segments, louvain_segments
+from analytics.similarity import (
+    CustomerProductMatrix,
+    expand_audience,
+    explain,
+    interaction_matrix,
+    top_k_similar,
+)
+from graph.backend import GraphBackend
+from graph.errors import C360Error, ConfigError, InputError, NotFoundError
+from loaders.contract import INFLUENCE_TYPES
+from queries import analytics_io as q
+
+__all__ = [
+    "ENGINES",
+    "REPORT_COLUMNS",
+    "gds_available",
+    "resolve_engine",
+    "influence_data",
+    "influence_report",
+    "interaction_data",
+    "build_lookalikes",
+    "lookalikes",
+    "expand_seed",
+    "build_segments",
+    "list_segments",
+]
+
+ENGINES = ("auto", "networkx", "gds")
+REPORT_COLUMNS = [
+    "rank", "customer_id", "name", "score", "reach_direct", "reach_total", "max_depth",
+    "referred_revenue", "segment_id",
+]
+_KIND_OF_TYPE = {rel: kind for kind, rel in INFLUENCE_TYPES.items()}
+_PAGE = 10_000
+_EVENT_PAGE = 2_000
+_BATCH = 5_000
+_ID_BATCH = 1_000
+
+
+# --- engine choice ---------------------------------------------------------------------------
+
+
+def gds_available(graph: GraphBackend) -> bool:
+    """True on Neo4j when the Graph Data Science library answers ``gds.version()``."""
+    if getattr(graph, "engine", None) != "neo4j":
+        return False
+    try:
+        graph.read(q.GDS_VERSION)
+    except C360Error:
+        return False
+    return True
+
+
+def resolve_engine(graph: GraphBackend, engine: str) -> str:
+    """``"networkx"`` or ``"gds"`` for the requested engine (``"auto"`` picks GDS when available)."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r} (use one of: {', '.join(ENGINES)})")
+    if engine == "auto":
+        return "gds" if gds_available(graph) else "networkx"
+    if engine == "gds" and not gds_available(graph):
+        raise ConfigError("the gds engine needs Neo4j with the Graph Data Science library installed")
+    return engine
+
+
+def _gds_name(what: str) -> str:
+    return f"c360-{what}-{uuid.uuid4().hex[:10]}"
+
+
+# --- influence -------------------------------------------------------------------------------
+
+
+def influence_data(graph: GraphBackend, *, page_size: int = _PAGE) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Every influence edge and every account's net revenue, streamed in keyset pages.
+
+    Returns
+    -------
+    (edges, revenue)
+        ``edges`` has columns ``from_id, to_id, kind`` (influencer -> influenced, kind as in
+        the data contract); ``revenue`` maps **every** account to its summed transaction
+        amounts (refunds included, 0 without purchases).
+    """
+    src: list[str] = []
+    dst: list[str] = []
+    kind: list[str] = []
+    revenue: dict[str, float] = {}
+    for row in graph.stream(q.INFLUENCE_EDGES, key="key", page_size=page_size):
+        cid = row["key"]
+        revenue[cid] = float(row["revenue"] or 0.0)
+        for rel, other in row["out"] or ():
+            src.append(cid)
+            dst.append(other)
+            kind.append(_KIND_OF_TYPE[rel])
+    edges = pd.DataFrame({"from_id": src, "to_id": dst, "kind": kind}, dtype=object)
+    return edges, revenue
+
+
+def _gds_pagerank(graph: GraphBackend, weights: Mapping[str, float], alpha: float) -> dict[str, float]:
+    """PageRank in the database over the reversed, weighted influence projection."""
+    name = _gds_name("influence")
+    by_type = {INFLUENCE_TYPES[k]: float(w) for k, w in weights.items() if k in INFLUENCE_TYPES}
+    graph.write(q.GDS_PROJECT_INFLUENCE, {"name": name, "weights": by_type})
+    try:
+        rows = graph.read(q.GDS_PAGERANK, {"name": name, "alpha": alpha})
+    finally:
+        graph.write(q.GDS_DROP, {"name": name})
+    return {r["customer_id"]: float(r["score"]) for r in rows}
+
+
+def _with_gds_scores(scores: pd.DataFrame, pagerank: Mapping[str, float], alpha: float) -> pd.DataFrame:
+    """Replace NetworkX scores by GDS PageRank (accounts outside the projection get 1 - alpha,
+    GDS's value for a node nobody points to), normalised by the maximum and re-ranked."""
+    out = scores.copy()
+    raw = out["customer_id"].map(pagerank).astype(float).fillna(1.0 - alpha)
+    top = raw.max()
+    out["score"] = raw / top if top > 0 else raw
+    out = out.sort_values(["score", "customer_id"], ascending=[False, True], kind="mergesort")
+    out["rank"] = np.arange(1, len(out) + 1, dtype=np.int64)
+    return out.reset_index(drop=True)
+
+
+def _write_rows(graph: GraphBackend, query: str, rows: Sequence[Mapping[str, Any]], batch_size: int) -> None:
+    for start in range(0, len(rows), batch_size):
+        graph.write(query, {"rows": list(rows[start : start + batch_size])})
+
+
+def influence_report(
+    graph: GraphBackend,
+    *,
+    top: int = 20,
+    kind_weights: Mapping[str, float] | None = None,
+    engine: str = "auto",
+    alpha: float = 0.85,
+    plot: str | Path | None = None,
+    write: bool = True,
+    page_size: int = _PAGE,
+    batch_size: int = _BATCH,
+) -> pd.DataFrame:
+    """Score every account's influence, write the scores back and return the top ``top``.
+
+    Every account (also those with no influence edge) gets ``influence_score`` (weighted
+    PageRank towards the influencer, 1.0 = most influential), ``influence_rank``,
+    ``reach_direct`` / ``reach_total`` (accounts referred directly / down the whole referral
+    tree) and ``referred_revenue`` (net revenue of those referred accounts). See
+    ``docs/analytics.md`` for the exact definitions.
+
+    Parameters
+    ----------
+    top : rows returned (all accounts are scored and written).
+    kind_weights : weight per influence kind; default :data:`analytics.influence.DEFAULT_KIND_WEIGHTS`.
+    engine : ``"networkx"``, ``"gds"`` (Neo4j GDS PageRank; reach still computed here) or
+        ``"auto"`` (GDS when available).
+    plot : if given, a PNG of the top scores and referral trees is written there.
+    write : set False to compute without writing.
+
+    Returns
+    -------
+    DataFrame with :data:`REPORT_COLUMNS`, sorted by rank; ``attrs["timings"]`` holds the
+    seconds spent reading, computing and writing, ``attrs["engine"]`` the engine used and
+    ``attrs["customers"]`` how many accounts were scored.
+    """
+    if top < 1:
+        raise InputError(f"top must be at least 1, got {top}")
+    chosen = resolve_engine(graph, engine)
+    weights = dict(DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    edges, revenue = influence_data(graph, page_size=page_size)
+    timings["read"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    G = influence_graph(edges, kind_weights=weights)
+    G.add_nodes_from(revenue)
+    scores = influence_scores(G, revenue=revenue, alpha=alpha)
+    if chosen == "gds" and len(scores):
+        scores = _with_gds_scores(scores, _gds_pagerank(graph, weights, alpha), alpha)
+    timings["compute"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if write and len(scores):
+        rows = [
+            {
+                "id": cid, "score": float(s), "rank": int(r), "reach_direct": int(d),
+                "reach_total": int(t), "referred_revenue": float(v),
+            }
+            for cid, s, r, d, t, v in zip(
+                scores["customer_id"], scores["score"], scores["rank"], scores["reach_direct"],
+                scores["reach_total"], scores["referred_revenue"],
+            )
+        ]
+        _write_rows(graph, q.WRITE_INFLUENCE, rows, batch_size)
+    timings["write"] = time.perf_counter() - t0
+
+    best = scores.head(top).copy()
+    labels = {r["customer_id"]: r for r in graph.read(q.CUSTOMER_LABELS, {"ids": best["customer_id"].tolist()})}
+    best["name"] = [labels.get(c, {}).get("name") for c in best["customer_id"]]
+    best["segment_id"] = [labels.get(c, {}).get("segment_id") for c in best["customer_id"]]
+    best = best[REPORT_COLUMNS].reset_index(drop=True)
+    if plot is not None:
+        from analytics.plots import plot_influence
+
+        t0 = time.perf_counter()
+        plot_influence(G, scores, plot, top=min(top, 10))
+        timings["plot"] = time.perf_counter() - t0
+    best.attrs.update(timings=timings, engine=chosen, customers=len(scores))
+    return best
+
+
+# --- look-alikes -----------------------------------------------------------------------------
+
+
+def _event_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """Flatten streamed account rows into one events frame plus per-account facts."""
+    cust: list[str] = []
+    prod: list[str] = []
+    kind: list[str] = []
+    ts: list[int] = []
+    amount: list[float] = []
+    accounts: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        cid = row["key"]
+        accounts[cid] = {"revenue": float(row.get("revenue") or 0.0), "churn_risk": row.get("churn_risk")}
+        for pid, t, a in row["purchases"] or ():
+            cust.append(cid), prod.append(pid), kind.append("purchase"), ts.append(t), amount.append(a)
+        for label in ("views", "accepts"):
+            k = "view" if label == "views" else "accept"
+            for pid, t in row[label] or ():
+                if t is None:
+                    continue
+                cust.append(cid), prod.append(pid), kind.append(k), ts.append(t), amount.append(np.nan)
+    events = pd.DataFrame(
+        {
+            "customer_id": pd.array(cust, dtype=object),
+            "product_id": pd.array(prod, dtype=object),
+            "kind": pd.array(kind, dtype=object),
+            "occurred_at": pd.to_datetime(np.asarray(ts, dtype="int64"), unit="s"),
+            "amount": np.asarray(amount, dtype=float),
+        }
+    )
+    return events, accounts
+
+
+def _matrix(events: pd.DataFrame) -> CustomerProductMatrix | None:
+    return interaction_matrix(events) if len(events) else None
+
+
+def interaction_data(
+    graph: GraphBackend, *, page_size: int = _EVENT_PAGE
+) -> tuple[CustomerProductMatrix | None, dict[str, dict[str, Any]]]:
+    """The customer x product matrix of every account (purchases, product views, accepted
+    offers), streamed in keyset pages, and ``{customer_id: {revenue, churn_risk}}`` for every
+    account. The matrix is None when there are no events at all."""
+    events, accounts = _event_rows(graph.stream(q.CUSTOMER_EVENTS, key="key", page_size=page_size))
+    return _matrix(events), accounts
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _check_ids(graph: GraphBackend, ids: Sequence[str]) -> None:
+    """Raise :class:`NotFoundError` naming every id that is not an account."""
+    found: set[str] = set()
+    for chunk in _chunks(list(ids), _ID_BATCH):
+        found.update(r["customer_id"] for r in graph.read(q.CUSTOMER_EXISTS, {"ids": list(chunk)}))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        shown = ", ".join(missing[:20]) + (f" ... ({len(missing)} in all)" if len(missing) > 20 else "")
+        raise NotFoundError(f"unknown customer id(s): {shown}")
+
+
+def _events_of(graph: GraphBackend, ids: Iterable[str]) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    ids = sorted(set(ids))
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(ids, _ID_BATCH):
+        rows.extend(graph.read(q.EVENTS_OF, {"ids": list(chunk)}))
+    return _event_rows(rows)
+
+
+def _neighbourhood(graph: GraphBackend, ids: Sequence[str]) -> CustomerProductMatrix | None:
+    """The matrix of ``ids`` plus every account sharing a product with them.
+
+    Cosine and Jaccard similarity of two accounts depend on their two rows only (the decay
+    reference date scales a whole row, which normalisation cancels), so look-alikes computed
+    on this neighbourhood equal those on the whole matrix.
+    """
+    events, _ = _events_of(graph, ids)
+    products = sorted(set(events["product_id"]))
+    candidates: set[str] = set(ids)
+    for chunk in _chunks(products, _ID_BATCH):
+        for row in graph.read(q.PRODUCT_AUDIENCE, {"products": list(chunk)}):
+            for col in ("buyers", "viewers", "acceptors"):
+                candidates.update(c for c in row[col] or () if c is not None)
+    others = candidates - set(ids)
+    if others:
+        more, _ = _events_of(graph, others)
+        events = pd.concat([events, more], ignore_index=True)
+    return _matrix(events)
+
+
+def build_lookalikes(
+    graph: GraphBackend,
+    *,
+    k: int = 20,
+    metric: str = "cosine",
+    engine: str = "networkx",
+    batch_size: int = _BATCH,
+) -> pd.DataFrame:
+    """Compute every account's ``k`` look-alikes and store them as ``SIMILAR_TO`` edges.
+
+    Old ``SIMILAR_TO`` edges are deleted first; then one edge per ordered pair
+    ``(a)-[:SIMILAR_TO {score, shared}]->(b)`` for each of ``a``'s top ``k``.
+    ``engine="gds"`` uses Neo4j GDS node similarity (Jaccard on purchased products only;
+    ``shared`` is then not known and stored as null).
+
+    Returns
+    -------
+    DataFrame ``customer_id, other_id, score, shared`` (the edges written).
+    """
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}")
+    chosen = resolve_engine(graph, engine)
+    if chosen == "gds":
+        pairs = _gds_similar(graph, k)
+    else:
+        m, _ = interaction_data(graph)
+        pairs = top_k_similar(m, k=k, metric=metric) if m is not None else pd.DataFrame(
+            {"customer_id": [], "other_id": [], "score": [], "shared": []}
+        )
+    _delete_all(graph, q.CLEAR_SIMILAR)
+    rows = [
+        {"a": a, "b": b, "score": float(s), "shared": None if pd.isna(n) else int(n)}
+        for a, b, s, n in zip(pairs["customer_id"], pairs["other_id"], pairs["score"], pairs["shared"])
+    ]
+    _write_rows(graph, q.WRITE_SIMILAR, rows, batch_size)
+    return pairs.reset_index(drop=True)
+
+
+def _gds_similar(graph: GraphBackend, k: int) -> pd.DataFrame:
+    name = _gds_name("purchases")
+    graph.write(q.GDS_PROJECT_PURCHASES, {"name": name})
+    try:
+        rows = graph.read(q.GDS_NODE_SIMILARITY, {"name": name, "k": k})
+    finally:
+        graph.write(q.GDS_DROP, {"name": name})
+    df = pd.DataFrame(rows, columns=["customer_id", "other_id", "score"])
+    df["shared"] = pd.array([None] * len(df), dtype=object)
+    return df.sort_values(["customer_id", "score", "other_id"], ascending=[True, False, True], kind="mergesort")
+
+
+def _delete_all(graph: GraphBackend, query: str, chunk: int = 50_000) -> int:
+    """Run a bounded ``... LIMIT $limit DELETE`` statement until nothing is left."""
+    total = 0
+    while True:
+        rows = graph.write(query, {"limit": chunk})
+        n = int(rows[0]["deleted"]) if rows else 0
+        total += n
+        if n < chunk:
+            return total
+
+
+def lookalikes(graph: GraphBackend, customer_id: str, *, k: int = 10, metric: str = "cosine", why: int = 3) -> list[dict]:
+    """The ``k`` accounts most similar to ``customer_id``, each with the products explaining it.
+
+    Computed fresh from the account's neighbourhood (accounts sharing a product), so it
+    needs no earlier :func:`build_lookalikes` and matches it exactly.
+
+    Returns
+    -------
+    list of ``{customer_id, score, shared, why}`` (``why``: up to ``why`` shared product ids,
+    strongest first), best first; empty when the account has no product events.
+    """
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}")
+    customer_id = str(customer_id)
+    _check_ids(graph, [customer_id])
+    m = _neighbourhood(graph, [customer_id])
+    if m is None or customer_id not in m.customer_index:
+        return []
+    top = top_k_similar(m, k=k, metric=metric, customers=[customer_id])
+    return [
+        {
+            "customer_id": other,
+            "score": float(score),
+            "shared": int(shared),
+            "why": explain(m, customer_id, other, top=why),
+        }
+        for other, score, shared in zip(top["other_id"], top["score"], top["shared"])
+    ]
+
+
+def expand_seed(graph: GraphBackend, seed_ids: Iterable[str], *, size: int, metric: str = "cosine") -> pd.DataFrame:
+    """The ``size`` accounts outside the seed list that look most like it (a look-alike audience).
+
+    Unknown seed ids raise :class:`NotFoundError` listing them; seeds without any product
+    event are ignored (an :class:`InputError` if that leaves none). Fewer than ``size`` rows
+    come back when fewer accounts share a product with the seeds.
+
+    Returns
+    -------
+    DataFrame ``customer_id, score, nearest_seed`` ordered by score descending.
+    """
+    if size < 1:
+        raise InputError(f"size must be at least 1, got {size}")
+    seeds = list(dict.fromkeys(str(s).strip() for s in seed_ids if str(s).strip()))
+    if not seeds:
+        raise InputError("the seed list is empty")
+    _check_ids(graph, seeds)
+    m = _neighbourhood(graph, seeds)
+    active = [s for s in seeds if m is not None and s in m.customer_index]
+    if not active:
+        raise InputError("none of the seed customers has a purchase, product view or accepted offer")
+    return expand_audience(m, active, size=size, metric=metric)
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+def build_segments(
+    graph: GraphBackend,
+    *,
+    resolution: float = 1.0,
+    seed: int = 0,
+    k: int = 20,
+    metric: str = "cosine",
+    min_size: int = 2,
+    engine: str = "networkx",
+    batch_size: int = _BATCH,
+) -> pd.DataFrame:
+    """Group every account into look-alike segments and store them in the graph.
+
+    Louvain communities (NetworkX) of the top-``k`` similarity graph; accounts without any
+    look-alike, or in a community smaller than ``min_size``, go to ``seg-none``. Writes
+    ``(:Segment {segment_id, size, avg_value, churn_risk, top_products, description})`` and
+    ``(:Customer)-[:IN_SEGMENT]->(:Segment)`` (old memberships replaced, segments of an earlier
+    run that no longer exist deleted) and stamps ``Customer.segment_id``.
+
+    ``engine="gds"`` stores the look-alike edges first (as :func:`build_lookalikes`) and runs
+    Neo4j GDS Louvain over them instead of NetworkX.
+
+    ``avg_value`` is the mean net revenue of the members; ``churn_risk`` the mean of the
+    members' stored ``churn_risk`` (from ``c360 clv fit``; null when never scored).
+
+    Returns
+    -------
+    DataFrame ``segment_id, size, avg_value, churn_risk, top_products, description``.
+    """
+    m, accounts = interaction_data(graph)
+    ids = sorted(accounts)
+    if m is not None:
+        similar = top_k_similar(m, k=k, metric=metric)
+        coo = m.matrix.tocoo()
+        weights = pd.DataFrame(
+            {"customer_id": m.customer_ids[coo.row], "product_id": m.product_ids[coo.col], "weight": coo.data}
+        )
+    else:
+        similar = pd.DataFrame({"customer_id": [], "other_id": [], "score": []})
+        weights = pd.DataFrame({"customer_id": [], "product_id": [], "weight": []})
+    if resolve_engine(graph, engine) == "gds":
+        build_lookalikes(graph, k=k, metric=metric, batch_size=batch_size)
+        assign = _gds_segments(graph, ids, min_size=min_size)
+    else:
+        assign = louvain_segments(similar, resolution=resolution, seed=seed, min_size=min_size, customers=ids)
+    spend = pd.Series({c: a["revenue"] for c, a in accounts.items()}, dtype=float)
+    churn = pd.Series({c: a["churn_risk"] for c, a in accounts.items()}, dtype=float)
+    summary = describe_segments(assign, spend=spend, churn=churn, top_products=weights)
+
+    seg_rows = [
+        {
+            "segment_id": r.segment_id, "size": int(r.size), "avg_value": float(r.avg_value),
+            "churn_risk": None if pd.isna(r.churn_risk) else float(r.churn_risk),
+            "top_products": list(r.top_products), "description": r.description,
+        }
+        for r in summary.itertuples(index=False)
+    ]
+    _write_rows(graph, q.WRITE_SEGMENTS, seg_rows, batch_size)
+    _delete_all(graph, q.CLEAR_MEMBERSHIP)
+    members = [{"id": c, "segment_id": s} for c, s in zip(assign["customer_id"], assign["segment_id"])]
+    _write_rows(graph, q.WRITE_MEMBERSHIP, members, batch_size)
+    graph.write(q.DELETE_EMPTY_SEGMENTS, {"keep": [r["segment_id"] for r in seg_rows]})
+    return summary
+
+
+def _gds_segments(graph: GraphBackend, ids: Sequence[str], *, min_size: int) -> pd.DataFrame:
+    """Louvain in the database over the stored SIMILAR_TO edges, numbered like
+    :func:`analytics.segments.louvain_segments` (largest first, ``seg-none`` for the rest)."""
+    name = _gds_name("similar")
+    graph.write(q.GDS_PROJECT_SIMILAR, {"name": name})
+    try:
+        rows = graph.read(q.GDS_LOUVAIN, {"name": name})
+    finally:
+        graph.write(q.GDS_DROP, {"name": name})
+    groups: dict[Any, list[str]] = {}
+    for r in rows:
+        groups.setdefault(r["community"], []).append(r["customer_id"])
+    comms = sorted((sorted(c) for c in groups.values() if len(c) >= min_size), key=lambda c: (-len(c), c[0]))
+    width = max(2, len(str(len(comms))))
+    seg = {cid: f"seg-{i:0{width}d}" for i, c in enumerate(comms, start=1) for cid in c}
+    out = pd.DataFrame({"customer_id": sorted(set(ids) | set(seg))})
+    out["segment_id"] = [seg.get(c, NO_SEGMENT) for c in out["customer_id"]]
+    return out.sort_values(["segment_id", "customer_id"], kind="mergesort").reset_index(drop=True)
+
+
+def list_segments(graph: GraphBackend) -> list[dict]:
+    """Every stored segment: ``segment_id, size, members, avg_value, churn_risk, top_products, description``."""
+    return graph.read(q.LIST_SEGMENTS)

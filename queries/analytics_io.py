@@ -1,0 +1,206 @@
+"""Cypher for graph analytics: stream the influence and interaction data out, write scores back.
+
+Reads are keyset-paged on ``Customer.customer_id``: every row is one whole account (its
+outgoing influence edges or its product events collected into lists), so a page never
+splits an account and memory on both sides stays bounded. Writes are batched ``UNWIND``
+statements keyed on business ids. The ``GDS_*`` statements run only on Neo4j with the
+Graph Data Science library installed (see :func:`analytics.pipeline.gds_available`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "INFLUENCE_EDGES",
+    "CUSTOMER_LABELS",
+    "WRITE_INFLUENCE",
+    "CUSTOMER_EVENTS",
+    "EVENTS_OF",
+    "PRODUCT_AUDIENCE",
+    "CUSTOMER_EXISTS",
+    "CLEAR_SIMILAR",
+    "WRITE_SIMILAR",
+    "SIMILAR_OF",
+    "WRITE_SEGMENTS",
+    "WRITE_MEMBERSHIP",
+    "CLEAR_MEMBERSHIP",
+    "DELETE_EMPTY_SEGMENTS",
+    "LIST_SEGMENTS",
+    "GDS_VERSION",
+    "GDS_PROJECT_INFLUENCE",
+    "GDS_PAGERANK",
+    "GDS_PROJECT_PURCHASES",
+    "GDS_NODE_SIMILARITY",
+    "GDS_PROJECT_SIMILAR",
+    "GDS_LOUVAIN",
+    "GDS_DROP",
+]
+
+# --- influence -------------------------------------------------------------------------------
+
+INFLUENCE_EDGES = """MATCH (c:Customer)
+WHERE c.customer_id > $after
+WITH c ORDER BY c.customer_id LIMIT $limit
+RETURN c.customer_id AS key,
+       [(c)-[e:REFERRED|FOLLOWS|HOUSEHOLD|MENTIONED]->(o:Customer) | [type(e), o.customer_id]] AS out,
+       reduce(s = 0.0, x IN [(c)-[:MADE]->(t:Transaction) | t.amount] | s + x) AS revenue
+ORDER BY key"""
+"""One keyset page of accounts: outgoing influence edges ``[type, other_id]`` and net revenue."""
+
+CUSTOMER_LABELS = """UNWIND $ids AS id
+MATCH (c:Customer {customer_id: id})
+RETURN c.customer_id AS customer_id, c.name AS name, c.segment_id AS segment_id"""
+"""Display name and segment of the given accounts (the report's top rows)."""
+
+WRITE_INFLUENCE = """UNWIND $rows AS r
+MATCH (c:Customer {customer_id: r.id})
+SET c.influence_score = r.score, c.influence_rank = r.rank, c.reach_direct = r.reach_direct,
+    c.reach_total = r.reach_total, c.referred_revenue = r.referred_revenue
+RETURN count(c) AS written"""
+"""Write influence scores onto Customer nodes (``$rows``: ``[{id, score, rank, reach_direct, ...}]``)."""
+
+# --- look-alikes -----------------------------------------------------------------------------
+
+_EVENT_LISTS = """[(c)-[:MADE]->(t:Transaction)-[:FOR]->(p1:Product) | [p1.product_id, t.ts, t.amount]] AS purchases,
+       [(c)-[:HAD]->(i:Interaction)-[:ABOUT]->(p2:Product) WHERE i.kind = 'product_view' | [p2.product_id, i.ts]] AS views,
+       [(c)-[:RECEIVED]->(k:Touch)-[:OF]->(:Campaign)-[:OFFERS]->(p3:Product) WHERE k.response = 'accepted'
+          | [p3.product_id, coalesce(k.responded_ts, k.sent_ts)]] AS accepts,
+       reduce(s = 0.0, x IN [(c)-[:MADE]->(t2:Transaction) | t2.amount] | s + x) AS revenue,
+       c.churn_risk AS churn_risk"""
+# FalkorDB trap: a variable name reused by two pattern comprehensions of one RETURN makes the
+# second one come back empty, so every comprehension here has its own names.
+
+CUSTOMER_EVENTS = (
+    """MATCH (c:Customer)
+WHERE c.customer_id > $after
+WITH c ORDER BY c.customer_id LIMIT $limit
+RETURN c.customer_id AS key,
+       """
+    + _EVENT_LISTS
+    + "\nORDER BY key"
+)
+"""One keyset page of accounts with their product events (purchases ``[product, ts, amount]``,
+product views and accepted offers ``[product, ts]``), net revenue and stored churn risk."""
+
+EVENTS_OF = (
+    """UNWIND $ids AS id
+MATCH (c:Customer {customer_id: id})
+RETURN c.customer_id AS key,
+       """
+    + _EVENT_LISTS
+)
+"""The same event lists for the given accounts only."""
+
+PRODUCT_AUDIENCE = """UNWIND $products AS pid
+MATCH (p:Product {product_id: pid})
+RETURN p.product_id AS product_id,
+       [(p)<-[:FOR]-(t:Transaction) | t.customer_id] AS buyers,
+       [(p)<-[:ABOUT]-(i:Interaction) WHERE i.kind = 'product_view' | i.customer_id] AS viewers,
+       [(p)<-[:OFFERS]-(:Campaign)<-[:OF]-(k:Touch) WHERE k.response = 'accepted' | k.customer_id] AS acceptors"""
+"""Accounts that bought, viewed or accepted an offer of each product (the look-alike candidates)."""
+
+CUSTOMER_EXISTS = """UNWIND $ids AS id
+MATCH (c:Customer {customer_id: id})
+RETURN c.customer_id AS customer_id"""
+"""Which of ``$ids`` are accounts in the graph."""
+
+CLEAR_SIMILAR = """MATCH (:Customer)-[s:SIMILAR_TO]->(:Customer)
+WITH s LIMIT $limit
+DELETE s
+RETURN count(s) AS deleted"""
+"""Delete up to ``$limit`` SIMILAR_TO edges (repeat until it returns 0: bounded transactions)."""
+
+WRITE_SIMILAR = """UNWIND $rows AS r
+MATCH (a:Customer {customer_id: r.a})
+MATCH (b:Customer {customer_id: r.b})
+MERGE (a)-[s:SIMILAR_TO]->(b)
+SET s.score = r.score, s.shared = r.shared
+RETURN count(s) AS written"""
+"""Write look-alike edges (``$rows``: ``[{a, b, score, shared}]``), one per ordered pair."""
+
+SIMILAR_OF = """MATCH (c:Customer {customer_id: $customer_id})-[s:SIMILAR_TO]->(o:Customer)
+RETURN o.customer_id AS other_id, s.score AS score, s.shared AS shared
+ORDER BY score DESC, other_id
+LIMIT $k"""
+"""The stored look-alikes of one account, best first."""
+
+# --- segments --------------------------------------------------------------------------------
+
+WRITE_SEGMENTS = """UNWIND $rows AS r
+MERGE (s:Segment {segment_id: r.segment_id})
+SET s.size = r.size, s.avg_value = r.avg_value, s.churn_risk = r.churn_risk,
+    s.top_products = r.top_products, s.description = r.description
+RETURN count(s) AS written"""
+"""Create or update Segment nodes (``$rows``: one map per segment)."""
+
+CLEAR_MEMBERSHIP = """MATCH (:Customer)-[m:IN_SEGMENT]->(:Segment)
+WITH m LIMIT $limit
+DELETE m
+RETURN count(m) AS deleted"""
+"""Delete up to ``$limit`` IN_SEGMENT edges (repeat until it returns 0)."""
+
+WRITE_MEMBERSHIP = """UNWIND $rows AS r
+MATCH (c:Customer {customer_id: r.id})
+MATCH (s:Segment {segment_id: r.segment_id})
+MERGE (c)-[m:IN_SEGMENT]->(s)
+SET c.segment_id = r.segment_id
+RETURN count(m) AS written"""
+"""Put accounts in their segment and stamp ``Customer.segment_id`` (``$rows``: ``[{id, segment_id}]``)."""
+
+DELETE_EMPTY_SEGMENTS = """MATCH (s:Segment)
+WHERE NOT s.segment_id IN $keep
+DETACH DELETE s
+RETURN count(s) AS deleted"""
+"""Remove segments of an earlier run that this run no longer has."""
+
+LIST_SEGMENTS = """MATCH (s:Segment)
+OPTIONAL MATCH (c:Customer)-[m:IN_SEGMENT]->(s)
+RETURN s.segment_id AS segment_id, s.size AS size, count(m) AS members, s.avg_value AS avg_value,
+       s.churn_risk AS churn_risk, s.top_products AS top_products, s.description AS description
+ORDER BY segment_id"""
+"""Every segment with its stored summary and the live member count."""
+
+# --- Neo4j Graph Data Science (Neo4j only) ---------------------------------------------------
+
+GDS_VERSION = "RETURN gds.version() AS version"
+"""Fails unless the GDS library is installed."""
+
+GDS_PROJECT_INFLUENCE = """MATCH (a:Customer)-[e:REFERRED|FOLLOWS|HOUSEHOLD|MENTIONED]->(b:Customer)
+WHERE a <> b
+WITH gds.graph.project($name, b, a, {relationshipProperties: {weight: $weights[type(e)]}}) AS g
+RETURN g.graphName AS name, g.nodeCount AS nodes, g.relationshipCount AS relationships"""
+"""Project influence edges **reversed** (influenced -> influencer) with the kind weight (``$weights``:
+relationship type -> weight), so PageRank flows to the influencer."""
+
+GDS_PAGERANK = """CALL gds.pageRank.stream($name, {relationshipWeightProperty: 'weight', dampingFactor: $alpha})
+YIELD nodeId, score
+RETURN gds.util.asNode(nodeId).customer_id AS customer_id, score"""
+"""Weighted PageRank over a projection made by :data:`GDS_PROJECT_INFLUENCE`."""
+
+GDS_PROJECT_PURCHASES = """MATCH (c:Customer)-[:MADE]->(t:Transaction)-[:FOR]->(p:Product)
+WITH DISTINCT c, p
+WITH gds.graph.project($name, c, p) AS g
+RETURN g.graphName AS name, g.nodeCount AS nodes, g.relationshipCount AS relationships"""
+"""Customer -> Product bipartite projection (one relationship per bought product)."""
+
+GDS_NODE_SIMILARITY = """CALL gds.nodeSimilarity.stream($name, {topK: $k, similarityCutoff: 0.0})
+YIELD node1, node2, similarity
+RETURN gds.util.asNode(node1).customer_id AS customer_id, gds.util.asNode(node2).customer_id AS other_id,
+       similarity AS score"""
+"""Jaccard top-k look-alikes over :data:`GDS_PROJECT_PURCHASES`."""
+
+GDS_PROJECT_SIMILAR = """MATCH (a:Customer)-[s:SIMILAR_TO]->(b:Customer)
+WHERE a <> b
+WITH gds.graph.project($name, a, b, {relationshipProperties: {score: s.score}},
+                       {undirectedRelationshipTypes: ['*']}) AS g
+RETURN g.graphName AS name, g.nodeCount AS nodes, g.relationshipCount AS relationships"""
+"""Undirected projection of the stored look-alike edges, for Louvain."""
+
+GDS_LOUVAIN = """CALL gds.louvain.stream($name, {relationshipWeightProperty: 'score'})
+YIELD nodeId, communityId
+RETURN gds.util.asNode(nodeId).customer_id AS customer_id, communityId AS community"""
+"""Louvain communities over :data:`GDS_PROJECT_SIMILAR`."""
+
+GDS_DROP = """CALL gds.graph.drop($name, false)
+YIELD graphName
+RETURN graphName"""
+"""Drop an in-memory projection (no error if it is gone)."""

@@ -1,0 +1,194 @@
+"""Recommendations: scores, reasons and exclusions checked against pandas over the same CSV rows."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graph.errors import InputError, NotFoundError
+from loaders.generate import generate
+from loaders.load import load_folder
+from queries.recommend import RecommendSettings, clear_popularity_cache, recommend
+
+SMALL = RecommendSettings(max_seeds=3, per_seed=4, lookalike_weight=1.0)
+
+
+def _epoch(values: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(values, utc=True, format="ISO8601")
+    return (stamps - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(seconds=1)
+
+
+def valid_transactions(folder: Path, truth) -> pd.DataFrame:
+    """The transaction rows the loader keeps: planted bad rows and exact duplicates dropped."""
+    df = pd.read_csv(folder / "transactions.csv", dtype=str, keep_default_na=False)
+    bad = {m["row"] for m in truth.malformed if m["file"] == "transactions.csv"}
+    df = df[[i + 1 not in bad for i in range(len(df))]].drop_duplicates()
+    df = df[df.product_id != ""].copy()
+    df["ts"] = _epoch(df.occurred_at)
+    return df[["customer_id", "product_id", "ts"]]
+
+
+def expected_recommendations(tx: pd.DataFrame, accounts: set[str], k: int, ref_ts: int, s: RecommendSettings) -> list[dict]:
+    """The documented co-purchase formula, written independently in pandas."""
+    mine = tx[tx.customer_id.isin(accounts)]
+    owned = set(mine.product_id)
+    last = mine.groupby("product_id").ts.max().reset_index().sort_values(["ts", "product_id"], ascending=[False, True])
+    seeds = list(last.product_id[: s.max_seeds])
+    others = tx[~tx.customer_id.isin(accounts)]
+    via: dict[str, set[str]] = defaultdict(set)
+    for seed in seeds:
+        buyers = others[others.product_id == seed].groupby("customer_id").ts.max().reset_index()
+        buyers = buyers.sort_values(["ts", "customer_id"], ascending=[False, True]).head(s.per_seed)
+        for b in buyers.customer_id:
+            via[b].add(seed)
+    lines = others[others.customer_id.isin(list(via)) & ~others.product_id.isin(owned)]
+    if lines.empty:
+        return []
+    weight = lines.customer_id.map(lambda b: len(via[b])).astype(float) * 0.5 ** (
+        (ref_ts - lines.ts.astype(float)) / (s.half_life_days * 86400.0)
+    )
+    raw = weight.groupby(lines.product_id).sum()
+    buyers_per_product = tx.groupby("product_id").customer_id.nunique()
+    score = raw / np.log(2.0 + buyers_per_product.reindex(raw.index).astype(float))
+    score = score / score.max()
+    ranked = sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    bought = lines.groupby("customer_id").product_id.agg(set)
+    rank = {seed: i for i, seed in enumerate(seeds)}
+    out = []
+    for pid, value in ranked:
+        counts: dict[str, int] = defaultdict(int)
+        for b, products in bought.items():
+            if pid in products:
+                for seed in via[b]:
+                    counts[seed] += 1
+        reasons = sorted(counts, key=lambda seed: (-counts[seed], rank[seed], seed))[: s.max_reasons]
+        out.append({"product_id": pid, "score": value, "reasons": reasons})
+    return out
+
+
+@pytest.fixture(scope="module")
+def world(server, tmp_path_factory):
+    """A generated data set (300 accounts, planted taste communities) loaded once for this module."""
+    from conftest import new_backend
+    from graph.schema import apply_schema
+
+    folder = tmp_path_factory.mktemp("rec_data")
+    truth = generate(folder, customers=300, seed=11)
+    backend = new_backend(server)
+    apply_schema(backend)
+    load_folder(backend, folder, report_dir=tmp_path_factory.mktemp("rec_report"))
+    clear_popularity_cache()
+    tx = valid_transactions(folder, truth)
+    person_of = {cid: tuple(sorted(ids)) for ids in truth.persons.values() for cid in ids}
+    yield backend, tx, person_of, truth
+    backend.drop()
+    backend.close()
+
+
+def _people(tx: pd.DataFrame, person_of: dict[str, tuple[str, ...]], n: int) -> list[str]:
+    """Buyers to check: some multi-account persons first, then single accounts."""
+    buyers = sorted(set(tx.customer_id))
+    multi = [c for c in buyers if len(person_of.get(c, (c,))) > 1][: n // 2]
+    single = [c for c in buyers if len(person_of.get(c, (c,))) == 1][: n - len(multi)]
+    return multi + single
+
+
+def _compare(got: list[dict], want: list[dict]) -> None:
+    assert [g["product_id"] for g in got] == [w["product_id"] for w in want]
+    assert [g["score"] for g in got] == pytest.approx([w["score"] for w in want], rel=1e-9, abs=1e-9)
+    assert [g["reasons"] for g in got] == [w["reasons"] for w in want]
+    assert all(g["source"] == "co-purchase" for g in got)
+
+
+@pytest.mark.parametrize("settings", [SMALL, RecommendSettings()], ids=["small-caps", "defaults"])
+def test_co_purchase_scores_match_pandas(world, settings):
+    graph, tx, person_of, _ = world
+    ref_ts = int(tx.ts.max()) + 86400
+    for cid in _people(tx, person_of, 8):
+        accounts = set(person_of.get(cid, (cid,)))
+        got = recommend(graph, cid, k=10, now=ref_ts, settings=settings)
+        _compare(got, expected_recommendations(tx, accounts, 10, ref_ts, settings))
+
+
+def test_before_ts_hides_later_purchases(world):
+    graph, tx, person_of, _ = world
+    cutoff = int(tx.ts.quantile(0.8))
+    earlier = tx[tx.ts < cutoff]
+    clear_popularity_cache()
+    for cid in _people(earlier, person_of, 6):
+        accounts = set(person_of.get(cid, (cid,)))
+        got = recommend(graph, cid, k=10, before_ts=cutoff, settings=SMALL)
+        _compare(got, expected_recommendations(earlier, accounts, 10, cutoff, SMALL))
+
+
+def test_never_recommends_what_the_person_owns(world):
+    graph, tx, person_of, _ = world
+    for cid in _people(tx, person_of, 10):
+        accounts = set(person_of.get(cid, (cid,)))
+        owned = set(tx[tx.customer_id.isin(accounts)].product_id)
+        items = recommend(graph, cid, k=20)
+        assert items, cid
+        assert not owned & {i["product_id"] for i in items}
+        for item in items:  # reasons are the person's own purchases
+            assert set(item["reasons"]) <= owned and item["reasons"]
+            assert item["name"] and item["category"]
+        scores = [i["score"] for i in items]
+        assert scores == sorted(scores, reverse=True) and scores[0] == pytest.approx(1.0)
+
+
+def test_every_account_of_a_person_gets_the_same_list(world):
+    graph, tx, person_of, _ = world
+    person = next(ids for ids in sorted(set(person_of.values())) if len(ids) > 1 and tx.customer_id.isin(ids).any())
+    lists = [recommend(graph, cid, k=10) for cid in person]
+    assert all(lst == lists[0] for lst in lists)
+    person_id = "p-" + min(person)
+    assert recommend(graph, person_id, k=10) == lists[0]
+
+
+def test_unknown_customer_and_bad_k(world):
+    graph, *_ = world
+    with pytest.raises(NotFoundError):
+        recommend(graph, "nobody-000")
+    with pytest.raises(InputError):
+        recommend(graph, "crm-000001", k=0)
+
+
+def _write(folder: Path, name: str, rows: list[dict]) -> None:
+    pd.DataFrame(rows).to_csv(folder / f"{name}.csv", index=False)
+
+
+SIMILAR = "UNWIND $rows AS r MATCH (a:Customer {customer_id: r.a}) MATCH (b:Customer {customer_id: r.b}) CREATE (a)-[:SIMILAR_TO {score: r.score}]->(b)"
+
+
+def test_look_alike_neighbours_are_blended_in(graph, tmp_path):
+    """u shares nothing with v or w; only their SIMILAR_TO edges bring v's and w's products in."""
+    ids = ["u", "v", "w", "x"]
+    _write(tmp_path, "customers", [{"customer_id": c, "source": "crm"} for c in ids])
+    _write(tmp_path, "products", [{"product_id": p, "name": p.upper(), "category": "books"} for p in ["p1", "p2", "p3", "p4", "p5"]])
+    lines = [("u", "p1"), ("x", "p1"), ("x", "p2"), ("v", "p3"), ("w", "p4"), ("w", "p3"), ("x", "p5")]
+    _write(tmp_path, "transactions", [
+        {"transaction_id": f"t{i}", "customer_id": c, "product_id": p, "occurred_at": "2024-03-01", "amount": 10}
+        for i, (c, p) in enumerate(lines)
+    ])
+    load_folder(graph, tmp_path, report_dir=tmp_path / "report")
+    before = recommend(graph, "u", k=10, now=1709251200)
+    # co-purchase only: x bought p1 like u, so p2 and p5 (1 buyer each, equal raw) tie -> id order
+    assert [(i["product_id"], i["source"], i["reasons"]) for i in before] == [
+        ("p2", "co-purchase", ["p1"]), ("p5", "co-purchase", ["p1"])]
+    graph.write(SIMILAR, {"rows": [{"a": "u", "b": "v", "score": 0.9}, {"a": "u", "b": "w", "score": 0.5}]})
+    after = recommend(graph, "u", k=10, now=1709251200)
+    by_id = {i["product_id"]: i for i in after}
+    # look-alike raw: p3 = 0.9 + 0.5 (v and w), p4 = 0.5; both have 2 and 1 buyers
+    p3 = 1.4 / math.log(4)
+    p4 = 0.5 / math.log(3)
+    assert by_id["p3"]["source"] == "look-alike" and by_id["p3"]["reasons"] == ["v", "w"]
+    assert by_id["p4"]["reasons"] == ["w"]
+    assert by_id["p4"]["score"] == pytest.approx(p4 / p3)
+    assert by_id["p3"]["score"] == pytest.approx(1.0)
+    assert by_id["p2"]["source"] == "co-purchase"
+    assert [i["product_id"] for i in after][0] == "p2"  # 1.0 co-purchase; ties with p3 broken by id

@@ -1,0 +1,185 @@
+"""Crash safety: a load killed at any point, then run again, gives the same graph as a clean load.
+
+Two kinds of crash: the loading process is SIGKILLed (the engine keeps running), and the
+engine itself is SIGKILLed mid-load (its own temporary data folder, ``appendfsync always``),
+restarted, and the load run again. Kill times are drawn, per seed, from the measured duration
+of a clean load. With ``fsync always`` every batch the loader was told is written must also
+survive the engine's death.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from graph import embedded
+from graph.falkor import FalkorBackend
+from graph_snapshot import snapshot
+from loaders.contract import CONTRACT
+from loaders.generate import generate, load_truth
+from loaders.load import load_folder
+from tests_support_paths import read_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = 40
+
+COUNT_BY_LABEL = "MATCH (n) RETURN labels(n)[0] AS label, count(n) AS n"
+
+LOADER = """
+import os
+from graph.falkor import FalkorBackend
+from loaders.load import load_folder
+
+g = FalkorBackend.connect(unix_socket_path=os.environ["T_SOCKET"], password=os.environ["T_PASSWORD"],
+                          graph_name=os.environ["T_GRAPH"])
+def progress(name, rows, done, total):
+    print("P", name, rows, flush=True)
+print("ready", flush=True)
+load_folder(g, os.environ["T_FOLDER"], batch_size=int(os.environ["T_BATCH"]), report_dir=os.environ["T_REPORT"],
+            progress=progress)
+print("done", flush=True)
+"""
+
+
+@dataclass
+class LoaderRun:
+    """A loader subprocess and what it printed (progress lines are acknowledged batches)."""
+
+    proc: subprocess.Popen
+    lines: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+    ready_at: float = 0.0
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.strip())
+            if line.strip() == "ready":
+                self.ready_at = time.monotonic()
+                self.ready.set()
+        self.ready.set()
+
+    def acknowledged(self) -> dict[str, int]:
+        """File -> rows the loader had finished writing when it last reported."""
+        out: dict[str, int] = {}
+        for line in list(self.lines):
+            if line.startswith("P "):
+                _, name, rows = line.split()
+                out[name] = int(rows)
+        return out
+
+
+def start_loader(server: embedded.EmbeddedServer, graph_name: str, folder: Path, report: Path) -> LoaderRun:
+    env = {
+        **os.environ,
+        "T_SOCKET": str(server.socket),
+        "T_PASSWORD": server.password,  # through the environment, never argv
+        "T_GRAPH": graph_name,
+        "T_FOLDER": str(folder),
+        "T_REPORT": str(report),
+        "T_BATCH": str(BATCH),
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.Popen([sys.executable, "-c", LOADER], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    run = LoaderRun(proc)
+    threading.Thread(target=run._pump, daemon=True).start()
+    assert run.ready.wait(60), "loader subprocess did not start"
+    return run
+
+
+def kept_among_first(folder: Path, file: str, rows: int) -> int:
+    """Nodes a correct loader has written after the first ``rows`` data rows of ``file``:
+    distinct keys among them, less the rows the generator planted as malformed."""
+    spec = CONTRACT[file.removesuffix(".csv")]
+    bad = {m["row"] for m in load_truth(folder).malformed if m["file"] == file}
+    head = read_csv(folder / file).iloc[:rows]
+    head = head[~head.index.isin(bad)]
+    return len(head.drop_duplicates(list(spec.key)))
+
+
+def backend(server: embedded.EmbeddedServer, name: str) -> FalkorBackend:
+    return FalkorBackend.connect(unix_socket_path=str(server.socket), password=server.password, graph_name=name)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("crash")
+    generate(folder, customers=200, seed=11)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def clean(server: embedded.EmbeddedServer, dataset: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A clean load in a subprocess, exactly as the crashing ones run: its snapshot and duration."""
+    name = f"crash_clean_{os.getpid()}"
+    run = start_loader(server, name, dataset, tmp_path_factory.mktemp("clean-report"))
+    assert run.proc.wait(120) == 0, run.proc.stderr.read() if run.proc.stderr else ""
+    duration = time.monotonic() - run.ready_at
+    g = backend(server, name)
+    try:
+        yield snapshot(g), duration
+    finally:
+        g.drop()
+        g.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_loader_killed_then_rerun_equals_clean_load(server, dataset: Path, clean, tmp_path: Path, seed: int) -> None:
+    reference, duration = clean
+    at = random.Random(seed).uniform(0.05, 0.95) * duration
+    name = f"crash_loader_{seed}_{os.getpid()}"
+    run = start_loader(server, name, dataset, tmp_path / "r1")
+    time.sleep(at)
+    killed = run.proc.poll() is None
+    run.proc.send_signal(signal.SIGKILL)
+    run.proc.wait(30)
+    g = backend(server, name)
+    try:
+        assert killed and "done" not in run.lines, "the load finished before the kill"
+        load_folder(g, dataset, report_dir=tmp_path / "r2")
+        assert snapshot(g) == reference
+    finally:
+        g.drop()
+        g.close()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_engine_killed_mid_load_keeps_acknowledged_rows_and_rerun_equals_clean_load(
+    dataset: Path, clean, tmp_path: Path, seed: int
+) -> None:
+    reference, duration = clean
+    home = Path(tempfile.mkdtemp(prefix="c360k-", dir="/tmp"))  # short: unix socket paths are limited
+    server = embedded.start(home, fsync="always")
+    try:
+        at = random.Random(seed).uniform(0.1, 0.9) * duration
+        run = start_loader(server, "g", dataset, tmp_path / "r1")
+        time.sleep(at)
+        os.kill(server.pid, signal.SIGKILL)
+        acknowledged = run.acknowledged()  # read after the kill: these batches were written before it
+        print("killed at", round(at, 2), "s; acknowledged", acknowledged)
+        assert run.proc.wait(60) != 0 or "done" in run.lines
+        server = embedded.start(home, fsync="always")
+        g = backend(server, "g")
+        counts = {r["label"]: r["n"] for r in g.read(COUNT_BY_LABEL)}
+        for file, rows in acknowledged.items():
+            spec = CONTRACT[file.removesuffix(".csv")]
+            if spec.label is not None:
+                assert counts.get(spec.label, 0) >= kept_among_first(dataset, file, rows), (file, rows, counts)
+        load_folder(g, dataset, report_dir=tmp_path / "r2")
+        assert snapshot(g) == reference
+        g.close()
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
