@@ -234,30 +234,32 @@ def influence_report(
 
 def _event_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """Flatten streamed account rows into one events frame plus per-account facts."""
-    cust: list[str] = []
-    prod: list[str] = []
-    kind: list[str] = []
-    ts: list[int] = []
-    amount: list[float] = []
+    cols: dict[str, list] = {"customer_id": [], "product_id": [], "kind": [], "ts": [], "amount": []}
+
+    def add(cid: str, pid: str, kind: str, ts: int, amount: float) -> None:
+        cols["customer_id"].append(cid)
+        cols["product_id"].append(pid)
+        cols["kind"].append(kind)
+        cols["ts"].append(ts)
+        cols["amount"].append(amount)
+
     accounts: dict[str, dict[str, Any]] = {}
     for row in rows:
         cid = row["key"]
         accounts[cid] = {"revenue": float(row.get("revenue") or 0.0), "churn_risk": row.get("churn_risk")}
-        for pid, t, a in row["purchases"] or ():
-            cust.append(cid), prod.append(pid), kind.append("purchase"), ts.append(t), amount.append(a)
-        for label in ("views", "accepts"):
-            k = "view" if label == "views" else "accept"
-            for pid, t in row[label] or ():
-                if t is None:
-                    continue
-                cust.append(cid), prod.append(pid), kind.append(k), ts.append(t), amount.append(np.nan)
+        for pid, ts, amount in row["purchases"] or ():
+            add(cid, pid, "purchase", ts, amount)
+        for column, kind in (("views", "view"), ("accepts", "accept")):
+            for pid, ts in row[column] or ():
+                if ts is not None:
+                    add(cid, pid, kind, ts, np.nan)
     events = pd.DataFrame(
         {
-            "customer_id": pd.array(cust, dtype=object),
-            "product_id": pd.array(prod, dtype=object),
-            "kind": pd.array(kind, dtype=object),
-            "occurred_at": pd.to_datetime(np.asarray(ts, dtype="int64"), unit="s"),
-            "amount": np.asarray(amount, dtype=float),
+            "customer_id": pd.array(cols["customer_id"], dtype=object),
+            "product_id": pd.array(cols["product_id"], dtype=object),
+            "kind": pd.array(cols["kind"], dtype=object),
+            "occurred_at": pd.to_datetime(np.asarray(cols["ts"], dtype="int64"), unit="s"),
+            "amount": np.asarray(cols["amount"], dtype=float),
         }
     )
     return events, accounts

@@ -92,7 +92,7 @@ def fit_value_scores(
     calibration_end: Any = None,
     horizon_months: int = 12,
     discount_rate_monthly: float = 0.01,
-    page_size: int = 5000,
+    page_size: int = 25_000,
     batch_size: int = 5000,
     now: datetime | None = None,
 ) -> ValueFit:
@@ -132,12 +132,9 @@ def fit_value_scores(
         by_entity[str(entity)] = props
     person_ids = {pid for pid in person_of.values() if pid}
     persons = {e: p for e, p in by_entity.items() if e in person_ids}
-    customers: dict[str, dict[str, Any]] = {}
-    for cid, pid in person_of.items():
-        props = by_entity.get(pid if pid else cid)
-        if props is not None:
-            customers[cid] = props
-    write_scores(graph, persons=persons, customers=customers, batch_size=batch_size)
+    unlinked = {cid: by_entity[cid] for cid, pid in person_of.items() if not pid and cid in by_entity}
+    accounts_scored = len(unlinked) + sum(1 for pid in person_of.values() if pid and pid in by_entity)
+    write_scores(graph, persons=persons, customers=unlinked, batch_size=batch_size)
     clear_stale_scores(graph, scored_at=stamp)
     timings["write"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
@@ -145,7 +142,7 @@ def fit_value_scores(
     return ValueFit(
         params=params,
         persons_scored=len(by_entity),
-        accounts_scored=len(customers),
+        accounts_scored=accounts_scored,
         transactions=len(tx),
         calibration_end=cal,
         rfm_as_of=as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -132,11 +133,15 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
         return {"customer_id": customer_id, "items": recommend(graph(), customer_id, k=k)}
 
     @app.get("/customers/{customer_id}/next-best", dependencies=auth, tags=["customers"])
-    def next_best(customer_id: CustomerId, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
+    def next_best(
+        customer_id: CustomerId,
+        k: Annotated[int, Query(ge=1, le=50)] = 5,
+        as_of: Annotated[datetime | None, Query(description="Judge open campaigns at this time (default: now).")] = None,
+    ) -> dict[str, Any]:
         """Next best action and ranked offers (rules from ``C360_NBO_RULES`` or the bundled file)."""
         from queries.nbo import next_best as nbo
 
-        return nbo(graph(), customer_id, k=k)
+        return nbo(graph(), customer_id, k=k, now=as_of)
 
     @app.post("/customers/{customer_id}/responses", dependencies=auth, tags=["customers"], status_code=201)
     def responses(customer_id: CustomerId, body: ResponseIn) -> dict[str, Any]:

@@ -10,7 +10,7 @@ in the same run:
   (:data:`queries.load.ROW_BY_ROW_TRANSACTION`) over a sample of transactions written into
   a separate graph, with the batched loader over the same sample beside it, and the ratios;
 * 360 view, recommendations and next best offer latency p50/p95/p99 over a sample of customers;
-* ``clv fit``, influence and look-alike times;
+* ``clv fit``, influence, look-alike and segment times (``analytics.pipeline``);
 * peak memory of this process and of the engine.
 
 Steps whose module is not there yet are skipped with a note instead of failing the run.
@@ -60,7 +60,7 @@ class Size:
 
 
 SIZES: dict[str, Size] = {
-    "small": Size("small", 10_000, latency_sample=200, clv_target_s=30.0),
+    "small": Size("small", 10_000, latency_sample=100, clv_target_s=30.0),
     "medium": Size("medium", 100_000, latency_sample=500, clv_target_s=300.0),
     "large": Size("large", 1_000_000, latency_sample=1_000, clv_target_s=3_000.0),
 }
@@ -356,7 +356,8 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
             result.rows[-1].target = f"<= {limit:g}"
             result.rows[-1].status = "ok" if seconds <= limit else "MISSED"
 
-        for label, attr in (("influence report", "influence_report"), ("look-alikes build", "build_lookalikes")):
+        for label, attr in (("influence report", "influence_report"), ("look-alikes build", "build_lookalikes"),
+                            ("segments build (Louvain)", "build_segments")):
             say(f"{label} ...")
             fn, why = _optional("analytics.pipeline", attr)
             seconds, why = _timed_call(fn, graph) if fn else (None, why)

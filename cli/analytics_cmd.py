@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -11,7 +12,17 @@ from cli.render import Format, console, render_rows
 from cli.state import open_graph
 from graph.errors import InputError
 
-__all__ = ["register", "influence", "lookalike", "segments_app", "read_seed_file"]
+__all__ = ["Engine", "register", "influence", "lookalike", "segments_app", "read_seed_file"]
+
+
+
+class Engine(str, Enum):
+    """Where PageRank runs."""
+
+    auto = "auto"
+    networkx = "networkx"
+    gds = "gds"
+
 
 segments_app = typer.Typer(help="Look-alike segments (Louvain on the similarity graph).", no_args_is_help=True)
 
@@ -32,7 +43,7 @@ def influence(
     top: int = typer.Option(20, "--top", "-n", min=1, help="How many customers to show (all are scored)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     plot: Path = typer.Option(None, "--plot", help="Also write a PNG chart of the top influencers here."),
-    engine: str = typer.Option("auto", "--engine", help="auto, networkx or gds (Neo4j Graph Data Science)."),
+    engine: Engine = typer.Option(Engine.auto, "--engine", help="auto (gds when available), networkx or gds (Neo4j Graph Data Science)."),
 ) -> None:
     """Score every customer's influence (PageRank + referral reach), store the scores and show the top."""
     from analytics.pipeline import influence_report
@@ -40,7 +51,7 @@ def influence(
     if plot is not None and plot.suffix.lower() != ".png":
         raise InputError(f"--plot writes a PNG: give a file name ending in .png, not {plot.name!r}")
     graph = open_graph(ctx)
-    report = influence_report(graph, top=top, engine=engine, plot=plot)
+    report = influence_report(graph, top=top, engine=engine.value, plot=plot)
     rows = [{label: rec.get(col) for label, col in _INFLUENCE_COLUMNS.items()} for rec in report.to_dict("records")]
     if fmt is not Format.table:
         rows = [{col: rec.get(col) for col in _INFLUENCE_COLUMNS.values()} for rec in report.to_dict("records")]
@@ -86,8 +97,10 @@ def lookalike(
     size: int = typer.Option(100, "--size", min=1, help="Audience size for --seed-file."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
 ) -> None:
-    """Customers who buy and browse like CUSTOMER_ID, with the shared products that explain it;
-    or, with --seed-file, the best look-alike audience for a list of customers."""
+    """Customers who buy and browse like CUSTOMER_ID, with the shared products that explain it.
+
+    With --seed-file instead: the best look-alike audience of --size customers for a list of customers.
+    """
     from analytics.pipeline import expand_seed, lookalikes
 
     if (customer_id is None) == (seed_file is None):

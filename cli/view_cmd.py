@@ -17,7 +17,7 @@ __all__ = ["register", "view", "render_view"]
 
 
 def _money(value: Any) -> str:
-    return "" if value is None else f"{float(value):,.2f}"
+    return "-" if value is None else f"{float(value):,.2f}"
 
 
 def _num(value: Any, digits: int = 2) -> str:
@@ -47,7 +47,7 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
     return table
 
 
-def _key_values(title: str, pairs: Sequence[tuple[str, Any]]) -> Table:
+def _key_values(title: str, pairs: Sequence[tuple[str, Any]]) -> Panel:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()

@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graph.backend import Row, keyset_pages, notify
+from graph.convert import to_plain
 from graph.errors import GraphError
+from graph.falkor_params import params_header
 
 __all__ = ["FalkorBackend", "CREATE_EMPTY_GRAPH"]
 
 CREATE_EMPTY_GRAPH = "RETURN 0 AS ready"
 """Sent once to a graph that does not exist yet, so a read-only query has a graph to read."""
-
-
-def _check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """FalkorDB's client writes parameters as Cypher literals: refuse values it would garble."""
-    if not params:
-        return {}
-    out = dict(params)
-    for key, value in out.items():
-        _check_value(key, value)
-    return out
-
-
-def _check_value(key: str, value: Any) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise GraphError(f"parameter {key!r}: {value} is not a finite number")
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            _check_value(key, item)
-    elif isinstance(value, dict):
-        for sub, item in value.items():
-            _check_value(f"{key}.{sub}", item)
-
-
-def _plain(value: Any) -> Any:
-    from graph.convert import to_plain
-
-    return to_plain(value)
 
 
 class FalkorBackend:
@@ -89,20 +63,20 @@ class FalkorBackend:
         import redis
 
         notify(self.engine, query)
-        checked = _check_params(params)
+        text = params_header(params) + query
         try:
             if read_only:
                 try:
-                    result = self._graph.ro_query(query, checked)
+                    result = self._graph.ro_query(text)
                 except redis.exceptions.ResponseError as e:
                     if "empty key" not in str(e):
                         raise
                     # the graph does not exist yet: create it empty, then read (still read-only)
                     notify(self.engine, CREATE_EMPTY_GRAPH)
                     self._graph.query(CREATE_EMPTY_GRAPH)
-                    result = self._graph.ro_query(query, checked)
+                    result = self._graph.ro_query(text)
             else:
-                result = self._graph.query(query, checked)
+                result = self._graph.query(text)
         except redis.exceptions.ResponseError as e:
             raise GraphError(f"FalkorDB: {str(e).strip()}") from e
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
@@ -110,7 +84,7 @@ class FalkorBackend:
         except ValueError as e:
             raise GraphError(f"cannot send parameters to FalkorDB: {e}") from e
         names = [column[1] for column in result.header]
-        return [{name: _plain(value) for name, value in zip(names, row)} for row in result.result_set]
+        return [{name: to_plain(value) for name, value in zip(names, row)} for row in result.result_set]
 
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run a read-only statement (``GRAPH.RO_QUERY``: the engine refuses writes in it)."""

@@ -102,6 +102,9 @@ def _open_text(path: Path) -> io.TextIOWrapper:
 
 
 def _cell_problem(cells: list[str]) -> str | None:
+    joined = "".join(cells)
+    if len(joined) <= MAX_FIELD_BYTES and joined.isascii() and "\x00" not in joined:
+        return None  # the common case, checked in one pass
     for cell in cells:
         if len(cell) > MAX_FIELD_BYTES:
             return f"a field is longer than {MAX_FIELD_BYTES:,} characters"

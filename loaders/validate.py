@@ -158,15 +158,5 @@ def _derive(file: str, props: pd.DataFrame) -> None:
 
 
 def _records(props: pd.DataFrame) -> list[dict]:
-    cols = list(props.columns)
-    columns = [props[c].tolist() for c in cols]
-    out = []
-    for values in zip(*columns):
-        out.append({c: (None if v is None or (isinstance(v, float) and v != v) else _plain(v)) for c, v in zip(cols, values)})
-    return out
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    """Row dicts with plain Python values (None for empty cells); astype(object) unboxes numpy scalars."""
+    return props.astype(object).where(props.notna(), None).to_dict("records")

@@ -19,7 +19,6 @@ __all__ = [
     "CUSTOMER_EXISTS",
     "CLEAR_SIMILAR",
     "WRITE_SIMILAR",
-    "SIMILAR_OF",
     "WRITE_SEGMENTS",
     "WRITE_MEMBERSHIP",
     "CLEAR_MEMBERSHIP",
@@ -116,12 +115,6 @@ MERGE (a)-[s:SIMILAR_TO]->(b)
 SET s.score = r.score, s.shared = r.shared
 RETURN count(s) AS written"""
 """Write look-alike edges (``$rows``: ``[{a, b, score, shared}]``), one per ordered pair."""
-
-SIMILAR_OF = """MATCH (c:Customer {customer_id: $customer_id})-[s:SIMILAR_TO]->(o:Customer)
-RETURN o.customer_id AS other_id, s.score AS score, s.shared AS shared
-ORDER BY score DESC, other_id
-LIMIT $k"""
-"""The stored look-alikes of one account, best first."""
 
 # --- segments --------------------------------------------------------------------------------
 

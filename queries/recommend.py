@@ -44,6 +44,7 @@ __all__ = [
     "recommend",
     "person_accounts",
     "resolve_customer",
+    "pick_seeds",
     "purchase_history",
     "product_popularity",
     "clear_popularity_cache",
@@ -177,7 +178,11 @@ class RecommendSettings:
 
     max_seeds: int = 10
     """Only the person's most recently bought products seed the co-purchase walk."""
-    per_seed: int = 25
+    seed_buyer_budget: int = 2000
+    """Seeds are taken in recency order while their buyer counts add up to at most this
+    (a best-seller says little about taste and costs the most to walk); if none fits, the
+    least bought product is the one seed."""
+    per_seed: int = 20
     """Co-buyers considered per seed product (the most recent ones)."""
     neighbours: int = 50
     """Look-alike neighbours considered."""
@@ -254,6 +259,22 @@ def purchase_history(graph: GraphBackend, accounts: Iterable[str], *, before_ts:
     return graph.read(PURCHASE_HISTORY, {"accounts": list(accounts), "before_ts": int(before_ts)})
 
 
+def pick_seeds(owned: list[str], popularity: dict[str, dict[str, Any]], settings: RecommendSettings = DEFAULTS) -> list[str]:
+    """The seed products of the co-purchase walk, from products in recency order (see ``seed_buyer_budget``)."""
+    seeds: list[str] = []
+    spent = 0
+    for pid in owned:
+        if len(seeds) >= settings.max_seeds:
+            break
+        buyers = popularity.get(pid, {}).get("buyers", 0)
+        if spent + buyers <= settings.seed_buyer_budget:
+            seeds.append(pid)
+            spent += buyers
+    if not seeds and owned:
+        seeds = [min(owned, key=lambda pid: (popularity.get(pid, {}).get("buyers", 0), pid))]
+    return seeds
+
+
 def _epoch(value: datetime | int | float | None) -> int:
     if value is None:
         return int(time.time())
@@ -321,7 +342,8 @@ def recommend(
     accounts = person_accounts(graph, customer_id)
     history = purchase_history(graph, accounts, before_ts=cutoff)
     owned = [h["product_id"] for h in history]
-    seeds = owned[: settings.max_seeds]
+    pop = product_popularity(graph, before_ts=cutoff, ttl_s=settings.popularity_ttl_s) if owned else {}
+    seeds = pick_seeds(owned, pop, settings)
     params = {
         "accounts": accounts,
         "owned": owned,
@@ -341,7 +363,7 @@ def recommend(
     la_rows = graph.read(LOOKALIKE, {**params, "neighbours": settings.neighbours}) if settings.lookalike_weight > 0 else []
     if not co_rows and not la_rows:
         return []
-    pop = product_popularity(graph, before_ts=cutoff, ttl_s=settings.popularity_ttl_s)
+    pop = pop or product_popularity(graph, before_ts=cutoff, ttl_s=settings.popularity_ttl_s)
     co = _scaled(co_rows, pop, settings.popularity_penalty)
     la = _scaled(la_rows, pop, settings.popularity_penalty)
     items = []

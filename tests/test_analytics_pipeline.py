@@ -341,3 +341,15 @@ def test_gds_pagerank_drives_the_ranking_and_reach_stays_exact(g, report, custom
     assert weights == {"REFERRED": 1.0, "HOUSEHOLD": 0.5, "MENTIONED": 0.3, "FOLLOWS": 0.2}
     by_id = pd.DataFrame(g.read(SCORES)).set_index("customer_id")
     assert out["reach_total"].tolist() == by_id.loc[out["customer_id"], "reach_total"].tolist()
+
+
+def test_an_empty_graph_and_a_customer_without_events(graph) -> None:
+    assert pipeline.influence_report(graph).empty
+    assert pipeline.build_lookalikes(graph).empty
+    assert pipeline.build_segments(graph).empty and pipeline.list_segments(graph) == []
+    graph.write("CREATE (:Customer {customer_id: 'solo-1', name: 'Solo'})")
+    out = pipeline.influence_report(graph)
+    assert out["customer_id"].tolist() == ["solo-1"] and out["reach_total"].tolist() == [0]
+    assert pipeline.lookalikes(graph, "solo-1") == []
+    summary = pipeline.build_segments(graph)
+    assert summary[["segment_id", "size"]].values.tolist() == [["seg-none", 1]]

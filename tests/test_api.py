@@ -74,19 +74,17 @@ def test_unknown_ids_are_404(client):
     assert r.status_code == 404 and "nope" in r.json()["detail"]
 
 
-def test_a_posted_response_changes_the_next_best(client, loaded, monkeypatch):
-    import queries.nbo as nbo
-
-    real = nbo.next_best
-    monkeypatch.setattr(nbo, "next_best", lambda g, cid, **kw: real(g, cid, now=NOW, **kw))
-    first = client.get("/customers/a1/next-best", headers=AUTH).json()
+def test_a_posted_response_changes_the_next_best(client, loaded):
+    when = {"as_of": NOW.isoformat()}
+    first = client.get("/customers/a1/next-best", params=when, headers=AUTH).json()
     assert first == next_best(loaded, "a1", now=NOW)
     assert "cA" in {o["offer_id"] for o in first["offers"]}
     r = client.post("/customers/a1/responses", json={"offer_id": "cA", "response": "rejected", "channel": "ch-sms"}, headers=AUTH)
     assert r.status_code == 201 and r.json()["response"] == "rejected"
-    after = client.get("/customers/a1/next-best", headers=AUTH).json()
+    after = client.get("/customers/a1/next-best", params=when, headers=AUTH).json()
     assert "cA" not in {o["offer_id"] for o in after["offers"]}
-    blocked = client.get("/customers/g/next-best", headers=AUTH).json()
+    assert client.get("/customers/a1/next-best", params={"as_of": "soon"}, headers=AUTH).status_code == 422
+    blocked = client.get("/customers/g/next-best", params=when, headers=AUTH).json()
     assert blocked["offers"] == [] and blocked["action"]["action"] == "resolve_ticket"
 
 

@@ -132,3 +132,25 @@ def test_every_command_has_help() -> None:
 
     for path, cmd in walk(root, []):
         assert (cmd.help or "").strip(), f"c360 {' '.join(path)} has no help text"
+
+
+def test_parameters_round_trip_verbatim(graph) -> None:
+    import math
+
+    from graph.errors import GraphError
+
+    values = {
+        "s": 'q"uo\'te `tick` {brace} \\back\\slash\\ \n new\tline é 😀 MATCH (n) DETACH DELETE n //',
+        "i": -(2**53),
+        "f": 1e-7,
+        "b": False,
+        "n": None,
+        "l": [1, "two", None, [3.5]],
+        "m": {"a key": "v", "x": [True]},
+    }
+    got = graph.read("RETURN $s AS s, $i AS i, $f AS f, $b AS b, $n AS n, $l AS l, $m AS m", values)[0]
+    assert got == values
+    with pytest.raises(GraphError, match="finite"):
+        graph.read("RETURN $x AS x", {"x": [1.0, math.nan]})
+    with pytest.raises(GraphError, match="backtick"):
+        graph.read("RETURN $x AS x", {"x": {"a`b": 1}})

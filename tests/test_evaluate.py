@@ -33,8 +33,6 @@ def world(server, tmp_path_factory):
     clear_popularity_cache()
     tx = valid_transactions(folder, truth)
     person_of = {cid: tuple(sorted(ids)) for ids in truth.persons.values() for cid in ids}
-    products = pd.read_csv(folder / "products.csv", dtype=str, keep_default_na=False)
-    catalogue = len(set(products.product_id) - {m.get("key") for m in truth.malformed})
     yield backend, tx, person_of, truth
     backend.drop()
     backend.close()

@@ -6,7 +6,6 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,7 +14,7 @@ from loaders.generate import generate
 from loaders.load import load_folder
 from queries.recommend import RecommendSettings, clear_popularity_cache, recommend
 
-SMALL = RecommendSettings(max_seeds=3, per_seed=4, lookalike_weight=1.0)
+SMALL = RecommendSettings(max_seeds=3, per_seed=4, seed_buyer_budget=45)
 
 
 def _epoch(values: pd.Series) -> pd.Series:
@@ -33,31 +32,60 @@ def valid_transactions(folder: Path, truth) -> pd.DataFrame:
     return df[["customer_id", "product_id", "ts"]]
 
 
+_INDEX: dict[int, tuple[pd.DataFrame, dict]] = {}
+
+
+def _index(tx: pd.DataFrame) -> dict:
+    """Plain-Python lookups over the rows, built once per frame (keeps the pandas check fast)."""
+    hit = _INDEX.get(id(tx))
+    if hit is not None and hit[0] is tx:
+        return hit[1]
+    last = tx.groupby(["product_id", "customer_id"]).ts.max()
+    by_product: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (pid, cid), ts in last.items():
+        by_product[pid].append((cid, int(ts)))
+    lines: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for cid, pid, ts in zip(tx.customer_id, tx.product_id, tx.ts):
+        lines[cid].append((pid, int(ts)))
+    data = {"by_product": by_product, "lines": lines, "buyers": {p: len(v) for p, v in by_product.items()}}
+    _INDEX[id(tx)] = (tx, data)
+    return data
+
+
 def expected_recommendations(tx: pd.DataFrame, accounts: set[str], k: int, ref_ts: int, s: RecommendSettings) -> list[dict]:
-    """The documented co-purchase formula, written independently in pandas."""
-    mine = tx[tx.customer_id.isin(accounts)]
-    owned = set(mine.product_id)
-    last = mine.groupby("product_id").ts.max().reset_index().sort_values(["ts", "product_id"], ascending=[False, True])
-    seeds = list(last.product_id[: s.max_seeds])
-    others = tx[~tx.customer_id.isin(accounts)]
+    """The documented co-purchase formula, written independently over the rows."""
+    ix = _index(tx)
+    buyers_per_product = ix["buyers"]
+    mine: dict[str, int] = {}
+    for cid in accounts:
+        for pid, ts in ix["lines"].get(cid, []):
+            mine[pid] = max(ts, mine.get(pid, ts))
+    owned = set(mine)
+    recent = sorted(mine, key=lambda p: (-mine[p], p))
+    seeds, spent = [], 0  # most recent first, within the buyer budget
+    for pid in recent:
+        if len(seeds) < s.max_seeds and spent + buyers_per_product[pid] <= s.seed_buyer_budget:
+            seeds.append(pid)
+            spent += buyers_per_product[pid]
+    if not seeds and recent:
+        seeds = [min(recent, key=lambda p: (buyers_per_product[p], p))]
     via: dict[str, set[str]] = defaultdict(set)
     for seed in seeds:
-        buyers = others[others.product_id == seed].groupby("customer_id").ts.max().reset_index()
-        buyers = buyers.sort_values(["ts", "customer_id"], ascending=[False, True]).head(s.per_seed)
-        for b in buyers.customer_id:
-            via[b].add(seed)
-    lines = others[others.customer_id.isin(list(via)) & ~others.product_id.isin(owned)]
-    if lines.empty:
+        others = [(c, ts) for c, ts in ix["by_product"][seed] if c not in accounts]
+        for c, _ in sorted(others, key=lambda x: (-x[1], x[0]))[: s.per_seed]:
+            via[c].add(seed)
+    raw: dict[str, float] = defaultdict(float)
+    bought: dict[str, set[str]] = defaultdict(set)
+    for b, seeds_of_b in via.items():
+        for pid, ts in ix["lines"][b]:
+            if pid not in owned:
+                raw[pid] += len(seeds_of_b) * 0.5 ** ((ref_ts - ts) / (s.half_life_days * 86400.0))
+                bought[b].add(pid)
+    if not raw:
         return []
-    weight = lines.customer_id.map(lambda b: len(via[b])).astype(float) * 0.5 ** (
-        (ref_ts - lines.ts.astype(float)) / (s.half_life_days * 86400.0)
-    )
-    raw = weight.groupby(lines.product_id).sum()
-    buyers_per_product = tx.groupby("product_id").customer_id.nunique()
-    score = raw / np.log(2.0 + buyers_per_product.reindex(raw.index).astype(float))
-    score = score / score.max()
-    ranked = sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-    bought = lines.groupby("customer_id").product_id.agg(set)
+    score = {p: r / math.log(2.0 + buyers_per_product[p]) for p, r in raw.items()}
+    best = max(score.values())
+    ranked = sorted(((p, v / best) for p, v in score.items()), key=lambda kv: (-kv[1], kv[0]))[:k]
     rank = {seed: i for i, seed in enumerate(seeds)}
     out = []
     for pid, value in ranked:

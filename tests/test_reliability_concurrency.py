@@ -104,6 +104,8 @@ def test_reads_during_a_load_are_consistent(server, dataset: Path, tmp_path: Pat
         assert len(label_series) >= 3 and len(tx_series) >= 3, "readers never overlapped the load"
         final_labels = {r["label"]: r["n"] for r in writer.read(COUNT_BY_LABEL)}
         final_tx = {r["id"]: r["n"] for r in writer.read(TX_PER_CUSTOMER)}
+        mid_load = [s.get("Transaction", 0) for s in label_series]
+        assert any(0 < n < final_labels["Transaction"] for n in mid_load), "no read saw the load half done"
         for label in GROWING:
             seen = [s.get(label, 0) for s in label_series]
             assert seen == sorted(seen), f"{label} count went down during the load"
@@ -116,6 +118,7 @@ def test_reads_during_a_load_are_consistent(server, dataset: Path, tmp_path: Pat
                 assert n <= final_tx[cid], f"{cid} had more transactions mid-load than at the end"
         if customer_360 is not None:
             assert views["ok"] > 0
+        print(f"{len(label_series)} label counts, {len(tx_series)} aggregations, views {views}")
     finally:
         done.set()
         for g in readers:

@@ -188,15 +188,19 @@ row = st.tuples(st.sampled_from(["c1", "c2", "c3", "c4", " c1 ", ""]), st.sample
 
 
 def write_csv(path: Path, rows: list[tuple[str, ...]], *, newline: str = "\n") -> None:
+    """Standard CSV; a lone ``\r`` is a line break unless quoted, and csv.writer only quotes it
+    when it is part of the line terminator, so such rows are written fully quoted."""
     buf = io.StringIO(newline="")
-    w = csv.writer(buf, lineterminator=newline)
-    w.writerow(["customer_id", "source", "name", "city"])
-    w.writerows(rows)
+    minimal = csv.writer(buf, lineterminator=newline)
+    quoted = csv.writer(buf, lineterminator=newline, quoting=csv.QUOTE_ALL)
+    minimal.writerow(["customer_id", "source", "name", "city"])
+    for r in rows:
+        (quoted if any("\r" in c for c in r) else minimal).writerow(r)
     path.write_bytes(buf.getvalue().encode("utf-8", errors="surrogatepass"))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(row, max_size=25), newline=st.sampled_from(["\n", "\r\n"]), chunk=st.integers(1, 7))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(row, max_size=15), newline=st.sampled_from(["\n", "\r\n"]), chunk=st.integers(1, 7))
 def test_reader_and_validator_always_reconcile(tmp_path: Path, rows, newline: str, chunk: int) -> None:
     path = tmp_path / f"{uuid.uuid4().hex}.csv"
     write_csv(path, rows, newline=newline)
@@ -247,3 +251,33 @@ def test_valid_rows_round_trip_verbatim_through_the_graph(server, tmp_path: Path
     finally:
         g.drop()
         g.close()
+
+
+TICKET_RANKS = "MATCH (t:Ticket) RETURN t.ticket_id AS id, t.severity AS severity, t.severity_rank AS rank"
+
+
+@pytest.mark.xfail(strict=True, reason="loaders/validate.py _derive: severity_rank is float in a chunk holding a rejected row")
+def test_the_graph_does_not_depend_on_the_batch_size(graph, server, tmp_path: Path) -> None:
+    from graph_snapshot import snapshot
+    from loaders.contract import SEVERITY_RANK
+
+    (tmp_path / "customers.csv").write_text(GOOD_CUSTOMERS)
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,customer_id,opened_at,severity,status\n"
+        "k1,c1,2024-01-02,high,open\n"
+        "k2,c1,2024-01-02,urgent,open\n"  # rejected: not a severity
+        "k3,c2,2024-01-03,low,closed\n"
+        "k4,c2,2024-01-04,critical,open\n"
+    )
+    load_folder(graph, tmp_path, batch_size=2, report_dir=tmp_path / "a")
+    other = new_backend(server)
+    try:
+        load_folder(other, tmp_path, batch_size=100, report_dir=tmp_path / "b")
+        for g in (graph, other):
+            rows = g.read(TICKET_RANKS)
+            assert {r["id"] for r in rows} == {"k1", "k3", "k4"}
+            for r in rows:
+                assert r["rank"] == SEVERITY_RANK[r["severity"]] and type(r["rank"]) is int, r
+        assert snapshot(graph) == snapshot(other)
+    finally:
+        other.drop()

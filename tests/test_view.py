@@ -138,7 +138,11 @@ def test_every_person_matches_pandas(gen_graph, dataset, frames) -> None:
     assert len(truth.persons) > 150
     checked_multi = checked_refund = checked_empty = 0
     refunders = set(frames["transactions"].loc[frames["transactions"]["amount"] < 0, "customer_id"])
-    for accounts in truth.persons.values():
+    persons = list(truth.persons.values())
+    # every person with three accounts or a refund, and every fourth of the others (keeps it fast)
+    chosen = [a for i, a in enumerate(persons) if len(a) == 3 or refunders & set(a) or i % 4 == 0]
+    assert len(chosen) >= 50
+    for accounts in chosen:
         v = customer_360(gen_graph, accounts[-1], limit=LIMIT, now="2030-01-01T00:00:00Z")
         e = _expected(frames, accounts)
         assert sorted(a["customer_id"] for a in v["accounts"]) == sorted(accounts)
