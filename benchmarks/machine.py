@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["machine_info", "own_peak_rss_mb", "process_rss_mb"]
+__all__ = ["machine_info", "own_peak_rss_mb", "process_rss_mb", "own_cpu_seconds", "process_cpu_seconds"]
 
 
 def _cpu_model() -> str:
@@ -76,3 +76,20 @@ def process_rss_mb(pid: int | None) -> tuple[float | None, float | None]:
     except (OSError, ValueError):
         return None, None
     return values.get("VmRSS"), values.get("VmHWM")
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds this process has used (compare with wall time on a busy box)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds another process has used, from /proc/<pid>/stat."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None

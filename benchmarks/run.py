@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.machine import machine_info, own_peak_rss_mb, process_rss_mb
+from benchmarks.machine import machine_info, own_cpu_seconds, own_peak_rss_mb, process_cpu_seconds, process_rss_mb
 from benchmarks.stats import Latency, measure_latency
 from graph.backend import GraphBackend
 
@@ -279,6 +279,7 @@ def run_benchmark(
     size = SIZES[size] if isinstance(size, str) else size
     say = log or (lambda message: None)
     started = time.perf_counter()
+    cpu_at_start = own_cpu_seconds()
     result = BenchResult(
         size=size,
         machine=machine_info(),
@@ -300,7 +301,12 @@ def run_benchmark(
         if own_tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     result.seconds = time.perf_counter() - started
-    result.add("whole benchmark run", result.seconds, "s")
+    cpu = own_cpu_seconds() - cpu_at_start
+    engine_cpu = result.config.pop("_engine_cpu", None)
+    note = f"harness CPU {cpu:.1f} s" + (f", engine CPU {engine_cpu:.1f} s" if engine_cpu is not None else "")
+    if engine_cpu is not None and cpu + engine_cpu < 0.6 * result.seconds:
+        note += ": far less than the wall time, so the run waited for a busy machine"
+    result.add("whole benchmark run", result.seconds, "s", note=note)
     return result
 
 
@@ -316,6 +322,7 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
     size = result.size
     stamp = uuid.uuid4().hex[:8]
     data = tmp / "data"
+    engine_cpu_at_start = process_cpu_seconds(target.engine_pid) or 0.0
     say(f"generating {size.customers:,} customers ...")
     t0 = time.perf_counter()
     generate(data, customers=size.customers, seed=size.seed, transactions_per_customer=size.transactions_per_customer)
@@ -383,6 +390,9 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
         _drop(graph)
 
     result.add("peak memory, this process", own_peak_rss_mb(), "MB", note="ru_maxrss: generator, loader and analytics")
+    engine_cpu = process_cpu_seconds(target.engine_pid)
+    if engine_cpu is not None:
+        result.config["_engine_cpu"] = engine_cpu - engine_cpu_at_start
     now, peak = process_rss_mb(target.engine_pid)
     result.add("peak memory, graph engine", peak, "MB",
                note=f"VmHWM of pid {target.engine_pid}; VmRSS now {now} MB" if peak else "engine process not visible here")

@@ -65,7 +65,7 @@ def _literal(value: Any, path: str) -> str:
 
 
 def _rows_literal(rows: list, path: str) -> str | None:
-    """Fast path for a batch of flat row maps: C-speed JSON, re-keyed for Cypher.
+    """Fast path for a batch of flat row maps (scalars and lists of scalars): C-speed JSON, re-keyed for Cypher.
 
     JSON's escapes for quotes, backslashes and \\n \\t \\r \\b \\f read back identically in
     FalkorDB; a ``\\u`` escape would not, so such a batch takes the general path. Inside JSON
@@ -76,6 +76,10 @@ def _rows_literal(rows: list, path: str) -> str | None:
         if type(row) is not dict:
             return None
         keys.update(row)
+        for value in row.values():  # nested maps would keep JSON's quoted keys
+            kind = type(value)
+            if kind is dict or (kind is list and any(type(v) in (dict, list) for v in value)):
+                return None
     if not all(type(k) is str and k.isidentifier() for k in keys):
         return None
     try:

@@ -12,7 +12,8 @@ from graph.falkor_params import _literal, params_header
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
 # FalkorDB returns doubles with 15 significant digits, so the floats sent here have 12.
 _scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**62), 2**62), st.floats(allow_nan=False, allow_infinity=False, width=64).map(lambda f: float(f"{f:.12g}")), _text)
-_row = st.dictionaries(st.sampled_from(["a", "b_1", "customer_id", "name", "x"]), _scalar, max_size=5)
+_value = st.one_of(_scalar, st.lists(_scalar, max_size=3), st.dictionaries(st.sampled_from(["k", "v w"]), _scalar, max_size=2))
+_row = st.dictionaries(st.sampled_from(["a", "b_1", "customer_id", "name", "x"]), _value, max_size=5)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
