@@ -30,7 +30,7 @@ from analytics.similarity import (
     top_k_similar,
 )
 from graph.backend import GraphBackend
-from graph.errors import C360Error, ConfigError, InputError, NotFoundError
+from graph.errors import C360Error, ConfigError, GraphError, InputError, NotFoundError
 from loaders.contract import INFLUENCE_TYPES
 from queries import analytics_io as q
 
@@ -55,7 +55,7 @@ REPORT_COLUMNS = [
     "referred_revenue", "segment_id",
 ]
 _KIND_OF_TYPE = {rel: kind for kind, rel in INFLUENCE_TYPES.items()}
-_PAGE = 10_000
+_PAGE = 25_000
 _EVENT_PAGE = 2_000
 _BATCH = 5_000
 _ID_BATCH = 1_000
@@ -90,32 +90,51 @@ def _gds_name(what: str) -> str:
     return f"c360-{what}-{uuid.uuid4().hex[:10]}"
 
 
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 # --- influence -------------------------------------------------------------------------------
 
 
-def influence_data(graph: GraphBackend, *, page_size: int = _PAGE) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Every influence edge and every account's net revenue, streamed in keyset pages.
+def influence_data(
+    graph: GraphBackend, *, page_size: int = _PAGE, referral_kind: str = "referral"
+) -> tuple[pd.DataFrame, list[str], dict[str, float]]:
+    """Every influence edge, every account id, and the revenue that referral reach needs.
+
+    Edges come in keyset pages of accounts. Revenue is only read for accounts someone
+    referred (the only ones that can count towards another account's referred revenue),
+    in batches of ids.
 
     Returns
     -------
-    (edges, revenue)
+    (edges, customers, revenue)
         ``edges`` has columns ``from_id, to_id, kind`` (influencer -> influenced, kind as in
-        the data contract); ``revenue`` maps **every** account to its summed transaction
-        amounts (refunds included, 0 without purchases).
+        the data contract); ``customers`` lists every account; ``revenue`` maps each referred
+        account to its summed transaction amounts (refunds included).
     """
     src: list[str] = []
     dst: list[str] = []
     kind: list[str] = []
-    revenue: dict[str, float] = {}
+    customers: list[str] = []
     for row in graph.stream(q.INFLUENCE_EDGES, key="key", page_size=page_size):
         cid = row["key"]
-        revenue[cid] = float(row["revenue"] or 0.0)
-        for rel, other in row["out"] or ():
+        customers.append(cid)
+        types, others = row["types"] or [], row["others"] or []
+        if len(types) != len(others):
+            raise GraphError(f"influence edges of {cid} came back misaligned ({len(types)} types, {len(others)} ends)")
+        for rel, other in zip(types, others):
             src.append(cid)
             dst.append(other)
             kind.append(_KIND_OF_TYPE[rel])
     edges = pd.DataFrame({"from_id": src, "to_id": dst, "kind": kind}, dtype=object)
-    return edges, revenue
+    referred = sorted(set(edges.loc[edges["kind"] == referral_kind, "to_id"]))
+    revenue: dict[str, float] = {}
+    for chunk in _chunks(referred, _BATCH):
+        for r in graph.read(q.REVENUE_OF, {"ids": list(chunk)}):
+            revenue[r["customer_id"]] = float(r["revenue"] or 0.0)
+    return edges, customers, revenue
 
 
 def _gds_pagerank(graph: GraphBackend, weights: Mapping[str, float], alpha: float) -> dict[str, float]:
@@ -188,12 +207,12 @@ def influence_report(
     weights = dict(DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    edges, revenue = influence_data(graph, page_size=page_size)
+    edges, customers, revenue = influence_data(graph, page_size=page_size)
     timings["read"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     G = influence_graph(edges, kind_weights=weights)
-    G.add_nodes_from(revenue)
+    G.add_nodes_from(customers)
     scores = influence_scores(G, revenue=revenue, alpha=alpha)
     if chosen == "gds" and len(scores):
         scores = _with_gds_scores(scores, _gds_pagerank(graph, weights, alpha), alpha)
@@ -246,13 +265,18 @@ def _event_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[pd.DataFrame, dict[s
     accounts: dict[str, dict[str, Any]] = {}
     for row in rows:
         cid = row["key"]
-        accounts[cid] = {"revenue": float(row.get("revenue") or 0.0), "churn_risk": row.get("churn_risk")}
+        revenue = 0.0
         for pid, ts, amount in row["purchases"] or ():
-            add(cid, pid, "purchase", ts, amount)
+            if amount is None:  # the all-null entry of an account without purchases
+                continue
+            revenue += amount
+            if pid is not None:
+                add(cid, pid, "purchase", ts, amount)
         for column, kind in (("views", "view"), ("accepts", "accept")):
             for pid, ts in row[column] or ():
-                if ts is not None:
+                if pid is not None and ts is not None:
                     add(cid, pid, kind, ts, np.nan)
+        accounts[cid] = {"revenue": revenue, "churn_risk": row.get("churn_risk")}
     events = pd.DataFrame(
         {
             "customer_id": pd.array(cols["customer_id"], dtype=object),
@@ -277,11 +301,6 @@ def interaction_data(
     account. The matrix is None when there are no events at all."""
     events, accounts = _event_rows(graph.stream(q.CUSTOMER_EVENTS, key="key", page_size=page_size))
     return _matrix(events), accounts
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _check_ids(graph: GraphBackend, ids: Sequence[str]) -> None:
@@ -353,13 +372,18 @@ def build_lookalikes(
         pairs = top_k_similar(m, k=k, metric=metric) if m is not None else pd.DataFrame(
             {"customer_id": [], "other_id": [], "score": [], "shared": []}
         )
+    _store_similar(graph, pairs, batch_size)
+    return pairs.reset_index(drop=True)
+
+
+def _store_similar(graph: GraphBackend, pairs: pd.DataFrame, batch_size: int) -> None:
+    """Replace every SIMILAR_TO edge by ``pairs`` (one edge per ordered pair)."""
     _delete_all(graph, q.CLEAR_SIMILAR)
     rows = [
         {"a": a, "b": b, "score": float(s), "shared": None if pd.isna(n) else int(n)}
         for a, b, s, n in zip(pairs["customer_id"], pairs["other_id"], pairs["score"], pairs["shared"])
     ]
     _write_rows(graph, q.WRITE_SIMILAR, rows, batch_size)
-    return pairs.reset_index(drop=True)
 
 
 def _gds_similar(graph: GraphBackend, k: int) -> pd.DataFrame:
@@ -451,6 +475,7 @@ def build_segments(
     metric: str = "cosine",
     min_size: int = 2,
     engine: str = "networkx",
+    store_similar: bool = False,
     batch_size: int = _BATCH,
 ) -> pd.DataFrame:
     """Group every account into look-alike segments and store them in the graph.
@@ -461,6 +486,8 @@ def build_segments(
     ``(:Customer)-[:IN_SEGMENT]->(:Segment)`` (old memberships replaced, segments of an earlier
     run that no longer exist deleted) and stamps ``Customer.segment_id``.
 
+    ``store_similar=True`` also replaces the ``SIMILAR_TO`` edges with the top-``k`` pairs
+    used here (what :func:`build_lookalikes` writes, without computing them twice).
     ``engine="gds"`` stores the look-alike edges first (as :func:`build_lookalikes`) and runs
     Neo4j GDS Louvain over them instead of NetworkX.
 
@@ -486,6 +513,8 @@ def build_segments(
         build_lookalikes(graph, k=k, metric=metric, batch_size=batch_size)
         assign = _gds_segments(graph, ids, min_size=min_size)
     else:
+        if store_similar:
+            _store_similar(graph, similar, batch_size)
         assign = louvain_segments(similar, resolution=resolution, seed=seed, min_size=min_size, customers=ids)
     spend = pd.Series({c: a["revenue"] for c, a in accounts.items()}, dtype=float)
     churn = pd.Series({c: a["churn_risk"] for c, a in accounts.items()}, dtype=float)

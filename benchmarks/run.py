@@ -184,12 +184,18 @@ def _url_target(url: str) -> Iterator[_Target]:
     from graph.connect import connect
     from graph.urls import mask_url
 
-    pid = None
-    if url == "embedded":
-        from graph import embedded
+    target = _Target(lambda name: connect(url, graph_name=name), f"{mask_url(url)} (new graphs)")
 
-        pid = embedded.status(load_settings().home).pid
-    yield _Target(lambda name: connect(url, graph_name=name), f"{mask_url(url)} (new graphs)", pid)
+    def open_graph(name: str) -> GraphBackend:
+        graph = connect(url, graph_name=name)  # starts the embedded engine if it is not running
+        if url == "embedded" and target.engine_pid is None:
+            from graph import embedded
+
+            target.engine_pid = embedded.status(load_settings().home).pid
+        return graph
+
+    target.open = open_graph
+    yield target
 
 
 def _drop(graph: GraphBackend) -> None:
@@ -322,13 +328,13 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
     size = result.size
     stamp = uuid.uuid4().hex[:8]
     data = tmp / "data"
-    engine_cpu_at_start = process_cpu_seconds(target.engine_pid) or 0.0
     say(f"generating {size.customers:,} customers ...")
     t0 = time.perf_counter()
     generate(data, customers=size.customers, seed=size.seed, transactions_per_customer=size.transactions_per_customer)
     result.add("generate data set", time.perf_counter() - t0, "s")
 
     graph = _TimedBackend(target.open(f"bench_{stamp}"))
+    engine_cpu_at_start = process_cpu_seconds(target.engine_pid) or 0.0
     try:
         say("loading ...")
         report = load_folder(graph, data, report_dir=tmp / "report")

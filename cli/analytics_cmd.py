@@ -121,13 +121,15 @@ def segments_build(
     ctx: typer.Context,
     resolution: float = typer.Option(1.0, "--resolution", min=0.0, help="Louvain resolution: higher gives more, smaller segments."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same segments)."),
+    k: int = typer.Option(20, "--k", "-k", min=1, help="Look-alikes per customer in the similarity graph."),
+    similar: bool = typer.Option(True, "--similar/--no-similar", help="Also store the look-alike pairs as SIMILAR_TO edges (used by recommendations)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
 ) -> None:
     """Compute look-alike segments and store them (replaces earlier segments)."""
     from analytics.pipeline import build_segments
 
     graph = open_graph(ctx)
-    summary = build_segments(graph, resolution=resolution, seed=seed)
+    summary = build_segments(graph, resolution=resolution, seed=seed, k=k, store_similar=similar)
     render_rows(summary.to_dict("records"), fmt, title="Segments written")
 
 

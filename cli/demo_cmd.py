@@ -26,7 +26,7 @@ def demo(
     from cli.load_cmd import _print_report, _run_load
     from cli.view_cmd import view
     from loaders.generate import generate
-    from queries.showcase import showcase_customers
+    from queries.showcase import latest_purchase, showcase_customers
 
     graph = open_graph(ctx)
     where = state(ctx).graph_url or "embedded"
@@ -53,8 +53,9 @@ def demo(
     if not picks:
         raise NotFoundError("the sample has no person with several accounts and purchases; try another --seed")
     customer = sorted(picks[0]["accounts"])[0]
-    console.print(f"[dim]c360 view {customer}[/dim]")
-    view(ctx, customer, limit=8, channel=None, reason=None, fmt=Format.table)
+    as_of = latest_purchase(graph)  # sample data ends in the past: judge it as of its own end
+    console.print(f"[dim]c360 view {customer} --as-of {as_of}[/dim]")
+    view(ctx, customer, limit=8, channel=None, reason=None, fmt=Format.table, next_best=True, as_of=as_of)
 
     console.rule("[bold]5. Who influences others")
     plot.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
@@ -149,8 +148,28 @@ def render_view(v: dict[str, Any]) -> None:
             ("expected order value", _money(future["expected_aov"])),
             ("scored at", _day(future.get("scored_at"))),
         ]))
-    if future.get("next_best"):
-        console.print(Group(f"[bold]Next best[/bold]: {future['next_best']}"))
+    recs = future.get("recommendations")
+    if recs is not None:
+        console.print(_table(
+            "Up-sell / cross-sell candidates",
+            ["product", "category", "score", "why"],
+            [[r.get("name") or r.get("product_id"), r.get("category"), _num(r.get("score"), 3),
+              f"{r.get('source')}: {', '.join(map(str, (r.get('reasons') or [])[:3]))}"] for r in recs],
+        ))
+    nb = future.get("next_best")
+    if nb:
+        action = nb.get("action") or {}
+        console.print(f"[bold]Next best action[/bold]: {action.get('text') or action.get('action')}"
+                      + (f" (via {action['channel']})" if action.get("channel") else ""))
+        if nb.get("offers"):
+            console.print(_table(
+                "Next best offers",
+                ["offer", "product", "expected acceptance", "why"],
+                [[o.get("offer_id") or o.get("campaign_id"), o.get("product_name") or o.get("product_id"),
+                  _num(o.get("expected_acceptance"), 3), "; ".join(map(str, (o.get("reasons") or [])[:2]))] for o in nb["offers"]],
+            ))
+        elif nb.get("suppressed_reason"):
+            console.print(f"no offers: {nb['suppressed_reason']}")
 
 
 def view(
@@ -160,12 +179,14 @@ def view(
     channel: str = typer.Option(None, "--channel", help="Channel of the contact in progress (e.g. call_center)."),
     reason: str = typer.Option(None, "--reason", help="Reason of the contact in progress (e.g. billing)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    next_best: bool = typer.Option(True, "--next-best/--no-next-best", help="Include recommendations and the next best offer/action."),
+    as_of: str = typer.Option(None, "--as-of", help="Judge open tickets, recency and open offers as of this ISO date (default: now)."),
 ) -> None:
     """Show the 360 view of a customer: accounts, history, current state, value and risk."""
     from queries.view import customer_360
 
     graph = open_graph(ctx)
-    result = customer_360(graph, customer_id, limit=limit, channel=channel, reason=reason)
+    result = customer_360(graph, customer_id, limit=limit, channel=channel, reason=reason, next_best=next_best, now=as_of)
     if fmt is Format.table:
         render_view(result)
     else:

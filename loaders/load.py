@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -163,25 +164,43 @@ def _load_file(
     rejects_path.unlink(missing_ok=True)
     tracker = DuplicateTracker()
     wrote_header = False
-    for chunk in src.chunks(batch_size):
-        summary.read += chunk.rows_read
-        checked = validate_chunk(spec, chunk.frame, resolve_refs=refs.exists, tracker=tracker)
-        rejects = checked.rejects
-        if chunk.bad:
-            rejects = pd.concat([_unparsed(src.header, chunk.bad), rejects], ignore_index=True)
-            rejects = rejects.sort_values(reject_columns(src.header)[0], kind="stable")
-        if len(rejects):
-            # surrogateescape writes undecodable input bytes back out exactly as they came in
-            rejects.to_csv(rejects_path, mode="a", header=not wrote_header, index=False, errors="surrogateescape")
-            wrote_header = True
-        summary.rejected += len(rejects)
-        summary.duplicates += checked.duplicates
-        _write(graph, spec, checked.records)
-        summary.loaded += len(checked.records)
-        if spec.label is not None and spec.name != "preferences":
-            refs.add(spec.name, [r[spec.key[0]] for r in checked.records])
-        if progress:
-            progress(src.path.name, summary.read, chunk.bytes_read, src.size_bytes)
+    # Validation of the next chunk overlaps the engine's write of this one (one write in flight,
+    # so memory stays bounded); progress is reported only once a write is acknowledged.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-write") as writer:
+        pending: tuple[Future, int, int, int] | None = None
+
+        def settle() -> None:
+            nonlocal pending
+            if pending is not None:
+                future, loaded, read, done = pending
+                pending = None
+                future.result()
+                summary.loaded += loaded
+                if progress:
+                    progress(src.path.name, read, done, src.size_bytes)
+
+        try:
+            for chunk in src.chunks(batch_size):
+                summary.read += chunk.rows_read
+                checked = validate_chunk(spec, chunk.frame, resolve_refs=refs.exists, tracker=tracker)
+                rejects = checked.rejects
+                if chunk.bad:
+                    rejects = pd.concat([_unparsed(src.header, chunk.bad), rejects], ignore_index=True)
+                    rejects = rejects.sort_values(reject_columns(src.header)[0], kind="stable")
+                if len(rejects):
+                    # surrogateescape writes undecodable input bytes back out exactly as they came in
+                    rejects.to_csv(rejects_path, mode="a", header=not wrote_header, index=False, errors="surrogateescape")
+                    wrote_header = True
+                summary.rejected += len(rejects)
+                summary.duplicates += checked.duplicates
+                settle()
+                pending = (writer.submit(_write, graph, spec, checked.records), len(checked.records), summary.read, chunk.bytes_read)
+                if spec.label is not None and spec.name != "preferences":
+                    refs.add(spec.name, [r[spec.key[0]] for r in checked.records])
+            settle()
+        finally:
+            if pending is not None:
+                pending[0].cancel()
     summary.rejects_file = str(rejects_path) if wrote_header else None
     summary.seconds = time.perf_counter() - started
     return summary

@@ -54,10 +54,13 @@ def validate_chunk(
     cells = frame.apply(lambda s: s.str.strip()) if len(frame) else frame
     reason = pd.Series("", index=frame.index, dtype=object)
 
-    def fail(mask: pd.Series, message: pd.Series | str) -> None:
+    def fail(mask: pd.Series, message: str, values: pd.Series | None = None) -> None:
+        """Mark rows of ``mask`` not failed yet; the quoted value is built only when some fail."""
+        if not mask.any():
+            return
         mask = mask & (reason == "")
         if mask.any():
-            reason[mask] = message[mask] if isinstance(message, pd.Series) else message
+            reason[mask] = message + _quote(values[mask]) if values is not None else message
 
     out: dict[str, pd.Series] = {}
     for name in frame.columns:
@@ -72,24 +75,22 @@ def validate_chunk(
         present = ~empty
         if col.kind == "date":
             parsed = pd.to_datetime(values.where(present, None), format="ISO8601", utc=True, errors="coerce")
-            fail(present & parsed.isna(), name + ": not an ISO 8601 date: " + _quote(values))
-            ok = present & parsed.notna()
-            out[name] = pd.Series(parsed.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), index=frame.index).where(ok, None)
+            fail(present & parsed.isna(), name + ": not an ISO 8601 date: ", values)
+            iso, secs = _iso_and_seconds(parsed)
+            out[name] = pd.Series(iso, index=frame.index, dtype=object)
             if col.ts:
-                out[col.ts] = pd.Series(
-                    [int(sec) if k else None for sec, k in zip(_epoch_seconds(parsed), ok)], index=frame.index, dtype=object
-                )
+                out[col.ts] = pd.Series(secs, index=frame.index, dtype=object)
         elif col.kind in ("number", "int"):
             nums = pd.to_numeric(values.where(present, None), errors="coerce")
             finite = np.isfinite(nums.to_numpy(dtype=float, na_value=np.nan))
-            fail(present & ~pd.Series(finite, index=frame.index), name + ": not a number: " + _quote(values))
+            fail(present & ~pd.Series(finite, index=frame.index), name + ": not a number: ", values)
             if col.kind == "int":
                 integral = pd.Series(finite, index=frame.index) & (nums.fillna(0) % 1 == 0)
-                fail(present & ~integral, name + ": not a whole number: " + _quote(values))
+                fail(present & ~integral, name + ": not a whole number: ", values)
             if col.min is not None:
-                fail(present & (nums < col.min), f"{name}: below the minimum {col.min:g}: " + _quote(values))
+                fail(present & (nums < col.min), f"{name}: below the minimum {col.min:g}: ", values)
             if col.max is not None:
-                fail(present & (nums > col.max), f"{name}: above the maximum {col.max:g}: " + _quote(values))
+                fail(present & (nums > col.max), f"{name}: above the maximum {col.max:g}: ", values)
             ok = present & pd.Series(finite, index=frame.index)
             if col.kind == "int":
                 out[name] = pd.Series([int(v) if k else None for v, k in zip(nums.fillna(0), ok)], index=frame.index, dtype=object)
@@ -98,13 +99,13 @@ def validate_chunk(
         elif col.kind.startswith("enum:"):
             allowed = ENUMS[col.kind[5:]]
             lowered = values.str.lower()
-            fail(present & ~lowered.isin(allowed), f"{name}: not one of {', '.join(sorted(allowed))}: " + _quote(values))
+            fail(present & ~lowered.isin(allowed), f"{name}: not one of {', '.join(sorted(allowed))}: ", values)
             out[name] = lowered.where(present, None)
         else:
             out[name] = values.where(present, None)
         if col.ref:
             exists = resolve_refs(col.ref, values.where(present & (reason == ""), ""))
-            fail(present & ~exists, f"{name}: no {col.ref[:-1] if col.ref.endswith('s') else col.ref} with id " + _quote(values))
+            fail(present & ~exists, f"{name}: no {col.ref[:-1] if col.ref.endswith('s') else col.ref} with id ", values)
     if spec.name == "referrals":
         fail(cells["from_customer_id"] == cells["to_customer_id"], "to_customer_id: a customer cannot influence itself")
     props = pd.DataFrame({k: v for k, v in out.items() if v is not None}, index=frame.index)
@@ -112,15 +113,15 @@ def validate_chunk(
 
     # duplicates: an identical row is skipped; the same key with other values is rejected
     keys = list(zip(*(cells[k] for k in spec.key))) if len(frame) else []
-    hashes = pd.util.hash_pandas_object(cells, index=False).to_numpy() if len(frame) else np.array([])
+    hashes = [hash(row) for row in zip(*(cells[c].tolist() for c in cells.columns))]  # compared within this run only
     dup = np.zeros(len(frame), dtype=bool)
     for i, (key, h, row) in enumerate(zip(keys, hashes, frame.index)):
         if reason.iat[i]:
             continue
         first = tracker.seen.get(key)
         if first is None:
-            tracker.seen[key] = (int(h), int(row))
-        elif first[0] == int(h):
+            tracker.seen[key] = (h, int(row))
+        elif first[0] == h:
             dup[i] = True
         else:
             reason.iat[i] = f"{'+'.join(spec.key)}: the same key as row {first[1]} with different values"
@@ -140,9 +141,13 @@ def reject_columns(header: list[str]) -> tuple[str, str]:
     return ("_row" if "row" in header else "row"), ("_reason" if "reason" in header else "reason")
 
 
-def _epoch_seconds(parsed: pd.Series) -> list[int]:
-    values = parsed.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT")) if len(parsed) else []
-    return [0 if np.isnat(v) else int(v.astype("int64")) for v in values]
+def _iso_and_seconds(parsed: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """UTC ISO text (``...Z``) and epoch seconds as object arrays, None where unparsed (numpy, no Python loop)."""
+    secs = parsed.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT"))
+    ok = ~np.isnat(secs)
+    iso = np.char.add(np.datetime_as_string(secs, unit="s"), "Z").astype(object)
+    ints = secs.astype("int64").astype(object)
+    return np.where(ok, iso, None), np.where(ok, ints, None)
 
 
 def _derive(file: str, props: pd.DataFrame) -> None:
@@ -150,7 +155,7 @@ def _derive(file: str, props: pd.DataFrame) -> None:
     if props.empty:
         return
     if file == "tickets":
-        props["severity_rank"] = props["severity"].map(SEVERITY_RANK)
+        props["severity_rank"] = props["severity"].map(SEVERITY_RANK).astype("Int64")
     elif file == "preferences":
         props["preference_id"] = props["customer_id"] + "|" + props["key"]
     elif file == "referrals":

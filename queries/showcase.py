@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graph.backend import GraphBackend
 
-__all__ = ["SHOWCASE_CUSTOMERS", "showcase_customers"]
+__all__ = ["SHOWCASE_CUSTOMERS", "LATEST_PURCHASE", "showcase_customers", "latest_purchase"]
 
 SHOWCASE_CUSTOMERS = """
 MATCH (p:Person) WHERE p.size >= $min_accounts
@@ -26,3 +26,13 @@ LIMIT $limit
 def showcase_customers(graph: GraphBackend, *, limit: int = 5, min_accounts: int = 2) -> list[dict]:
     """Persons whose 360 view shows the most: linked accounts, purchases and service history."""
     return graph.read(SHOWCASE_CUSTOMERS, {"limit": limit, "min_accounts": min_accounts})
+
+
+LATEST_PURCHASE = "MATCH (t:Transaction) RETURN max(t.occurred_at) AS latest"
+"""When the data's purchase history ends (a full scan: for demos and reports, not hot paths)."""
+
+
+def latest_purchase(graph: GraphBackend) -> str | None:
+    """ISO time of the newest purchase line, None on an empty graph."""
+    rows = graph.read(LATEST_PURCHASE)
+    return rows[0]["latest"] if rows else None

@@ -248,6 +248,7 @@ def customer_360(
     reason: str | None = None,
     service_thresholds: ServiceThresholds | Mapping[str, Any] | None = None,
     now: Any = None,
+    next_best: bool = False,
 ) -> dict[str, Any]:
     """Past, present and future of the person behind ``customer_id`` as one JSON-ready dict.
 
@@ -401,10 +402,15 @@ def customer_360(
 
     future = {f: scores.get(f) for f in SCORE_FIELDS}
     future["scored_at"] = scores.get("scored_at")
-    # Filled by the recommendations module (queries/recommend.py and queries/nbo.py); this
-    # module does not import it. The lead wires it in the API/CLI layer.
+    # Up-sell / cross-sell and next best offer/action cost two more queries: on request only.
     future["recommendations"] = None
     future["next_best"] = None
+    if next_best:
+        from queries.nbo import next_best as nbo
+        from queries.recommend import recommend
+
+        future["recommendations"] = recommend(graph, requested, k=5)
+        future["next_best"] = nbo(graph, requested, k=3, now=None if now is None else datetime.fromtimestamp(now_ts, tz=UTC))
 
     return {
         "customer_id": requested,

@@ -159,6 +159,19 @@ def test_segments_build_then_list(env) -> None:
     result = _run("segments", "list")
     assert result.exit_code == 0 and "seg-01" in result.stdout
 
+    # the look-alike pairs behind the segments are stored for recommendations
+    from graph.connect import connect
+
+    g = connect()
+    try:
+        per = g.read("MATCH (a:Customer)-[s:SIMILAR_TO]->(b:Customer) RETURN a.customer_id AS a, count(s) AS n")
+    finally:
+        g.close()
+    assert per and max(r["n"] for r in per) == 20
+    first = next(r["a"] for r in per)
+    top = json.loads(_run("lookalike", first, "--k", "3", "--format", "json").stdout)
+    assert len(top) == 3
+
     # the influence report now shows each customer's segment
     rows = json.loads(_run("influence", "--top", "3", "--format", "json").stdout)
     assert all(r["segment_id"] for r in rows)

@@ -304,8 +304,9 @@ class _FakeGds:
 
     engine = "neo4j"
 
-    def __init__(self, inner, pagerank: dict[str, float]) -> None:
+    def __init__(self, inner, pagerank: dict[str, float], *, communities=None, similar=()) -> None:
         self.inner, self.pagerank, self.sent = inner, pagerank, []
+        self.communities, self.similar = communities or {}, list(similar)
 
     def _gds(self, query, params):
         self.sent.append((query, dict(params or {})))
@@ -313,6 +314,10 @@ class _FakeGds:
             return [{"version": "2.6.0"}]
         if query == q.GDS_PAGERANK:
             return [{"customer_id": c, "score": s} for c, s in self.pagerank.items()]
+        if query == q.GDS_LOUVAIN:
+            return [{"customer_id": c, "community": k} for c, k in self.communities.items()]
+        if query == q.GDS_NODE_SIMILARITY:
+            return [{"customer_id": a, "other_id": b, "score": x} for a, b, x in self.similar]
         return [{"name": params.get("name"), "graphName": params.get("name")}]
 
     def read(self, query, params=None):
@@ -341,6 +346,29 @@ def test_gds_pagerank_drives_the_ranking_and_reach_stays_exact(g, report, custom
     assert weights == {"REFERRED": 1.0, "HOUSEHOLD": 0.5, "MENTIONED": 0.3, "FOLLOWS": 0.2}
     by_id = pd.DataFrame(g.read(SCORES)).set_index("customer_id")
     assert out["reach_total"].tolist() == by_id.loc[out["customer_id"], "reach_total"].tolist()
+
+
+def test_gds_louvain_and_node_similarity_paths(g, customers) -> None:
+    # communities: 3 large groups, one pair, one singleton (-> seg-none with min_size=2)
+    groups = {c: i % 3 for i, c in enumerate(customers[:-3])}
+    groups.update({customers[-3]: 7, customers[-2]: 7, customers[-1]: 9})
+    fake = _FakeGds(g, {}, communities=groups, similar=[(customers[0], customers[1], 0.5), (customers[1], customers[0], 0.5)])
+    summary = pipeline.build_segments(fake, engine="gds").set_index("segment_id")
+    sizes = Counter(groups.values())
+    assert summary["size"].tolist() == sorted((sizes[0], sizes[1], sizes[2]), reverse=True) + [2, 1]
+    assert summary.loc["seg-none", "size"] == 1 and summary["size"].sum() == len(customers)
+    assert sorted(summary["size"].drop("seg-none")) == sorted(n for n in sizes.values() if n >= 2)
+    members = pd.DataFrame(g.read(MEMBERS))
+    assert members.loc[members["customer_id"] == customers[-1], "segment_id"].item() == "seg-none"
+    assert [s for s, _ in fake.sent if s != q.GDS_VERSION] == [q.GDS_PROJECT_SIMILAR, q.GDS_LOUVAIN, q.GDS_DROP]
+
+    fake.sent.clear()
+    pairs = pipeline.build_lookalikes(fake, k=5, engine="gds")
+    assert len(pairs) == 2
+    stored = pd.DataFrame(g.read(SIMILAR))
+    assert sorted(zip(stored["customer_id"], stored["other_id"])) == sorted([(customers[0], customers[1]), (customers[1], customers[0])])
+    assert stored["shared"].isna().all()
+    assert [s for s, _ in fake.sent if s != q.GDS_VERSION] == [q.GDS_PROJECT_PURCHASES, q.GDS_NODE_SIMILARITY, q.GDS_DROP]
 
 
 def test_an_empty_graph_and_a_customer_without_events(graph) -> None:

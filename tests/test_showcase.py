@@ -6,7 +6,7 @@ from pathlib import Path
 
 from loaders.generate import generate, load_truth
 from loaders.load import load_folder
-from queries.showcase import showcase_customers
+from queries.showcase import latest_purchase, showcase_customers
 from tests_support_paths import read_csv
 
 
@@ -26,3 +26,4 @@ def test_showcase_persons_have_the_counts_the_files_give(graph, tmp_path: Path) 
     assert {r["person_id"]: (r["accounts_linked"], r["purchases"], r["tickets"], sorted(r["accounts"])) for r in rows} == expected
     keys = [(r["tickets"] > 0, r["accounts_linked"], r["purchases"]) for r in rows]
     assert keys == sorted(keys, reverse=True)
+    assert latest_purchase(graph) == max(read_csv(tmp_path / "transactions.csv")["occurred_at"])
