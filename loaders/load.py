@@ -17,13 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from graph.backend import GraphBackend
-from graph.errors import InputError
+from graph.errors import GraphError, InputError
 from graph.schema import apply_schema
 from loaders.contract import CONTRACT, INFLUENCE_TYPES, LOAD_ORDER, FileSpec
 from loaders.identity import IdentityReport, resolve_identities
 from loaders.reader import SourceFile, open_source
 from loaders.validate import DuplicateTracker, reject_columns, validate_chunk
-from queries.load import REF_LOOKUP, REFERRAL_UPSERT, UPSERT
+from queries.load import CREATE_NEW, KEY_LOOKUP, KEY_OF_FILE, REFERRAL_UPSERT, UPSERT
 
 __all__ = ["FileSummary", "LoadReport", "load_folder", "find_files", "Progress"]
 
@@ -108,7 +108,7 @@ class _References:
         label = _LABEL_OF_FILE[file]
         for start in range(0, len(unknown), 5_000):
             batch = unknown[start : start + 5_000]
-            rows = self.graph.read(REF_LOOKUP[label], {"ids": batch})
+            rows = self.graph.read(KEY_LOOKUP[label], {"ids": batch})
             known.update(r["id"] for r in rows)
         return ids.isin(known) | (ids == "")
 
@@ -217,6 +217,7 @@ def _unparsed(header: list[str], bad: list[tuple[int, list[str], str]]) -> pd.Da
 
 
 def _write(graph: GraphBackend, spec: FileSpec, records: list[dict]) -> None:
+    """Write one batch: new keys with the faster CREATE, keys already in the graph with MERGE."""
     if not records:
         return
     if spec.name == "referrals":
@@ -226,4 +227,16 @@ def _write(graph: GraphBackend, spec: FileSpec, records: list[dict]) -> None:
         for rel, rows in by_type.items():
             graph.write(REFERRAL_UPSERT[rel], {"rows": rows})
         return
-    graph.write(UPSERT[spec.name], {"rows": records})
+    label, key = KEY_OF_FILE[spec.name]
+    present = {r["id"] for r in graph.read(KEY_LOOKUP[label], {"ids": [r[key] for r in records]})}
+    new = [r for r in records if r[key] not in present]
+    old = [r for r in records if r[key] in present] if present else []
+    if new:
+        try:
+            graph.write(CREATE_NEW[spec.name], {"rows": new})
+        except GraphError as e:
+            if "constraint" not in str(e).lower():
+                raise
+            old += new  # another writer created some of these keys meanwhile: upsert instead
+    if old:
+        graph.write(UPSERT[spec.name], {"rows": old})

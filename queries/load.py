@@ -1,79 +1,87 @@
 """Batched, parameterised writes for the loaders: one statement per contract file.
 
-Every statement takes ``$rows``, a list of property maps, and is safe to repeat: nodes are
-MERGEd on their business key and properties are SET from the row, so re-running a batch
-(after a crash, or a second load of the same folder) changes nothing.
-Optional references use ``OPTIONAL MATCH`` + ``FOREACH`` so one round trip writes a row's
-node and all its edges.
+Every statement takes ``$rows``, a list of property maps. ``UPSERT`` statements are safe to
+repeat: nodes are MERGEd on their business key and properties are SET from the row, so
+re-running a batch (after a crash, or a second load of the same folder) changes nothing.
+``CREATE_NEW`` statements write the same nodes and edges faster, for rows whose key
+``KEY_LOOKUP`` found absent; a key that appears meanwhile fails the uniqueness rule, and the
+loader falls back to the upsert. Optional references use ``OPTIONAL MATCH`` + ``FOREACH`` so one
+round trip writes a row's node and all its edges.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "UPSERT",
+    "CREATE_NEW",
+    "KEY_LOOKUP",
+    "KEY_OF_FILE",
     "REFERRAL_UPSERT",
-    "REF_LOOKUP",
     "ROW_BY_ROW_TRANSACTION",
 ]
 
-_LINK = "WITH n, r OPTIONAL MATCH ({var}:{label} {{{key}: r.{col}}}) FOREACH (_ IN CASE WHEN {var} IS NULL THEN [] ELSE [1] END | MERGE (n)-[:{rel}]->({var}))"
-
-
-def _links(*links: tuple[str, str, str, str]) -> str:
-    return "\n".join(
-        _LINK.format(var=f"x{i}", label=label, key=key, col=col, rel=rel) for i, (label, key, col, rel) in enumerate(links)
-    )
-
+_LINK = (
+    "WITH n, r OPTIONAL MATCH ({var}:{label} {{{key}: r.{col}}}) "
+    "FOREACH (_ IN CASE WHEN {var} IS NULL THEN [] ELSE [1] END | {verb} (n)-[:{rel}]->({var}))"
+)
 
 _CHANNEL = ("Channel", "channel_id", "channel_id", "VIA")
 _PRODUCT = ("Product", "product_id", "product_id", "ABOUT")
+_TOUCH_CAMPAIGN = "MATCH (k:Campaign {campaign_id: r.campaign_id})\n"
 
-UPSERT: dict[str, str] = {
-    "channels": "UNWIND $rows AS r MERGE (n:Channel {channel_id: r.channel_id}) SET n += r RETURN count(n) AS written",
-    "products": "UNWIND $rows AS r MERGE (n:Product {product_id: r.product_id}) SET n += r RETURN count(n) AS written",
-    "customers": "UNWIND $rows AS r MERGE (n:Customer {customer_id: r.customer_id}) SET n += r RETURN count(n) AS written",
-    "campaigns": (
-        "UNWIND $rows AS r MERGE (n:Campaign {campaign_id: r.campaign_id}) SET n += r\n"
-        + _links(_CHANNEL, ("Product", "product_id", "offer_product_id", "OFFERS"))
-        + "\nRETURN count(n) AS written"
-    ),
-    "tickets": (
-        "UNWIND $rows AS r MATCH (c:Customer {customer_id: r.customer_id})\n"
-        "MERGE (n:Ticket {ticket_id: r.ticket_id}) SET n += r MERGE (c)-[:RAISED]->(n)\n"
-        + _links(_CHANNEL, _PRODUCT)
-        + "\nRETURN count(n) AS written"
-    ),
-    "transactions": (
-        "UNWIND $rows AS r MATCH (c:Customer {customer_id: r.customer_id})\n"
-        "MERGE (n:Transaction {transaction_id: r.transaction_id}) SET n += r MERGE (c)-[:MADE]->(n)\n"
-        + _links(_CHANNEL, ("Product", "product_id", "product_id", "FOR"))
-        + "\nRETURN count(n) AS written"
-    ),
-    "campaign_touches": (
-        "UNWIND $rows AS r MATCH (c:Customer {customer_id: r.customer_id})\n"
-        "MATCH (k:Campaign {campaign_id: r.campaign_id})\n"
-        "MERGE (n:Touch {touch_id: r.touch_id}) SET n += r MERGE (c)-[:RECEIVED]->(n) MERGE (n)-[:OF]->(k)\n"
-        + _links(_CHANNEL)
-        + "\nRETURN count(n) AS written"
-    ),
-    "interactions": (
-        "UNWIND $rows AS r MATCH (c:Customer {customer_id: r.customer_id})\n"
-        "MERGE (n:Interaction {interaction_id: r.interaction_id}) SET n += r MERGE (c)-[:HAD]->(n)\n"
-        + _links(
-            _CHANNEL,
-            _PRODUCT,
-            ("Campaign", "campaign_id", "campaign_id", "ABOUT_CAMPAIGN"),
-            ("Ticket", "ticket_id", "ticket_id", "ABOUT_TICKET"),
-        )
-        + "\nRETURN count(n) AS written"
-    ),
-    "preferences": (
-        "UNWIND $rows AS r MATCH (c:Customer {customer_id: r.customer_id})\n"
-        "MERGE (n:Preference {preference_id: r.preference_id}) SET n += r MERGE (c)-[:HAS_PREFERENCE]->(n)\n"
-        "RETURN count(n) AS written"
-    ),
+_NODES: dict[str, tuple[str, str, str | None, tuple[tuple[str, str, str, str], ...]]] = {
+    # file: (label, key, relationship from the customer, optional links (label, key, column, type))
+    "channels": ("Channel", "channel_id", None, ()),
+    "products": ("Product", "product_id", None, ()),
+    "customers": ("Customer", "customer_id", None, ()),
+    "campaigns": ("Campaign", "campaign_id", None, (_CHANNEL, ("Product", "product_id", "offer_product_id", "OFFERS"))),
+    "tickets": ("Ticket", "ticket_id", "RAISED", (_CHANNEL, _PRODUCT)),
+    "transactions": ("Transaction", "transaction_id", "MADE", (_CHANNEL, ("Product", "product_id", "product_id", "FOR"))),
+    "campaign_touches": ("Touch", "touch_id", "RECEIVED", (_CHANNEL,)),
+    "interactions": ("Interaction", "interaction_id", "HAD", (
+        _CHANNEL,
+        _PRODUCT,
+        ("Campaign", "campaign_id", "campaign_id", "ABOUT_CAMPAIGN"),
+        ("Ticket", "ticket_id", "ticket_id", "ABOUT_TICKET"),
+    )),
+    "preferences": ("Preference", "preference_id", "HAS_PREFERENCE", ()),
 }
-"""Contract file -> its batched upsert (referrals are split by kind, below)."""
+
+
+def _statement(file: str, verb: str) -> str:
+    """One file's batched write; ``verb`` is MERGE (repeatable) or CREATE (keys known to be new)."""
+    label, key, edge, links = _NODES[file]
+    lines = ["UNWIND $rows AS r"]
+    if edge:
+        lines.append("MATCH (c:Customer {customer_id: r.customer_id})")
+    if file == "campaign_touches":
+        lines.append(_TOUCH_CAMPAIGN.strip())
+    node = f"MERGE (n:{label} {{{key}: r.{key}}})" if verb == "MERGE" else f"CREATE (n:{label})"
+    write = f"{node} SET n += r"
+    if edge:
+        write += f" {verb} (c)-[:{edge}]->(n)"
+    if file == "campaign_touches":
+        write += f" {verb} (n)-[:OF]->(k)"
+    lines.append(write)
+    lines += [_LINK.format(var=f"x{i}", label=lab, key=k, col=col, rel=rel, verb=verb) for i, (lab, k, col, rel) in enumerate(links)]
+    lines.append("RETURN count(n) AS written")
+    return "\n".join(lines)
+
+
+UPSERT: dict[str, str] = {file: _statement(file, "MERGE") for file in _NODES}
+"""Contract file -> its repeatable batched upsert (referrals are split by kind, below)."""
+
+CREATE_NEW: dict[str, str] = {file: _statement(file, "CREATE") for file in _NODES}
+"""Contract file -> the faster write for rows whose key is not in the graph yet."""
+
+KEY_OF_FILE: dict[str, tuple[str, str]] = {file: (v[0], v[1]) for file, v in _NODES.items()}
+"""Contract file -> (label, key property) of the nodes its rows become."""
+
+KEY_LOOKUP: dict[str, str] = {
+    label: f"UNWIND $ids AS id MATCH (n:{label} {{{key}: id}}) RETURN n.{key} AS id"
+    for label, key in sorted(set(KEY_OF_FILE.values()))
+}
+"""Which of ``$ids`` already exist: references to earlier loads, and which rows are new."""
 
 REFERRAL_UPSERT: dict[str, str] = {
     rel: (
@@ -86,17 +94,6 @@ REFERRAL_UPSERT: dict[str, str] = {
 }
 """Relationship type (from :data:`loaders.contract.INFLUENCE_TYPES`) -> its upsert."""
 
-REF_LOOKUP: dict[str, str] = {
-    label: f"UNWIND $ids AS id MATCH (n:{label} {{{key}: id}}) RETURN n.{key} AS id"
-    for label, key in [
-        ("Customer", "customer_id"),
-        ("Product", "product_id"),
-        ("Channel", "channel_id"),
-        ("Campaign", "campaign_id"),
-        ("Ticket", "ticket_id"),
-    ]
-}
-"""Which of ``$ids`` already exist in the graph (references to rows of earlier loads)."""
 
 ROW_BY_ROW_TRANSACTION = (
     "MATCH (c:Customer {customer_id: $customer_id})\n"

@@ -23,6 +23,13 @@ ENGINE_ONLY: dict[str, str] = {
     "graph.schema.FALKORDB_INDEXES": "falkordb",
     "graph.schema.FALKORDB_LIST_INDEXES": "falkordb",
     "graph.schema.FALKORDB_LIST_CONSTRAINTS": "falkordb",
+    **{
+        f"queries.analytics_io.{name}": "neo4j"  # Neo4j Graph Data Science, behind --engine gds
+        for name in (
+            "GDS_VERSION", "GDS_PROJECT_INFLUENCE", "GDS_PAGERANK", "GDS_PROJECT_PURCHASES",
+            "GDS_NODE_SIMILARITY", "GDS_PROJECT_SIMILAR", "GDS_LOUVAIN", "GDS_DROP",
+        )
+    },
 }
 """Qualified constant name (or its prefix, for dicts) -> the only engine it is sent to."""
 
