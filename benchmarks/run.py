@@ -61,20 +61,20 @@ class Size:
 
 SIZES: dict[str, Size] = {
     "small": Size("small", 10_000, latency_sample=100, clv_target_s=30.0),
-    "medium": Size("medium", 100_000, latency_sample=500, clv_target_s=300.0),
+    "medium": Size("medium", 100_000, latency_sample=500, clv_target_s=30.0),
     "large": Size("large", 1_000_000, latency_sample=1_000, clv_target_s=3_000.0),
 }
 """small must finish in CI in under a minute; see benchmarks/README.md for what each needs."""
 
 TARGETS: dict[str, tuple[str, float]] = {
-    "event_rows_per_s": (">=", 10_000.0),
-    "batched_vs_row_by_row": (">=", 10.0),
-    "view_p95_ms": ("<=", 100.0),
-    "view_p99_ms": ("<=", 250.0),
-    "recommend_p95_ms": ("<=", 200.0),
-    "nbo_p95_ms": ("<=", 200.0),
+    "event_rows_per_s": (">=", 50_000.0),
+    "batched_vs_row_by_row": (">=", 15.0),
+    "view_p50_ms": ("<=", 15.0),
+    "view_p99_ms": ("<=", 60.0),
+    "recommend_p50_ms": ("<=", 30.0),
+    "nbo_p50_ms": ("<=", 30.0),
 }
-"""Targets the table checks (proposed by this harness; adjust here, README follows)."""
+"""The targets the issues set (loaders, 360 view, recommendations); the table marks each ok or MISSED."""
 
 
 @dataclass
