@@ -55,6 +55,7 @@ class Size:
     transactions_per_customer: float = 10.0
     latency_sample: int = 200
     baseline_rows: int = 5_000
+    api_requests: int = 600
     clv_target_s: float = 30.0
     seed: int = 7
 
@@ -73,6 +74,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "view_p99_ms": ("<=", 60.0),
     "recommend_p50_ms": ("<=", 30.0),
     "nbo_p50_ms": ("<=", 30.0),
+    "api_rps": (">=", 200.0),
 }
 """The targets the issues set (loaders, 360 view, recommendations); the table marks each ok or MISSED."""
 
@@ -392,6 +394,18 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
             lat = measure_latency(key, lambda cid, fn=fn, kwargs=kwargs: fn(graph, cid, **kwargs), sample)
             result.latencies[key] = lat.summary()
             _latency_rows(result, key, label, lat)
+
+        say("HTTP API burst (view + recommendations) ...")
+        try:
+            from benchmarks.api_load import measure_api
+
+            graph_name = f"bench_{stamp}"
+            api = measure_api(lambda: target.open(graph_name), sample, requests=size.api_requests)
+            result.add("HTTP API, mixed view/recommend", api["rps"], "req/s", target="api_rps",
+                       note=f"{api['requests']} requests, {api['concurrency']} client threads, {api['errors']} errors, "
+                            f"p50 {api['p50_ms']:.1f} ms; one uvicorn process")
+        except Exception as e:  # noqa: BLE001 - a failed step is a row, not a stopped run
+            result.add("HTTP API, mixed view/recommend", None, "req/s", note=f"failed: {e}")
     finally:
         _drop(graph)
 

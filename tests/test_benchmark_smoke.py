@@ -19,7 +19,7 @@ from benchmarks.run import EVENT_FILES, Size, render_table, run_benchmark, write
 from conftest import new_backend  # noqa: E402
 from loaders.contract import CONTRACT  # noqa: E402
 
-TINY = Size("tiny", customers=1_000, latency_sample=15, baseline_rows=300, seed=3)
+TINY = Size("tiny", customers=1_000, latency_sample=15, baseline_rows=300, seed=3, api_requests=40)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_table_has_every_measurement(result) -> None:
         "row-by-row MERGE baseline (transactions)", "batched load, same sample (transactions)",
         "batched vs row-by-row, same sample", "batched (full load) vs row-by-row",
         "clv fit (BG/NBD + Gamma-Gamma + RFM, write-back)", "influence report", "look-alikes build", "segments build (Louvain)",
-        "peak memory, this process", "peak memory, graph engine", "whole benchmark run",
+        "peak memory, this process", "peak memory, graph engine", "whole benchmark run", "HTTP API, mixed view/recommend",
     } | {f"{label} p{q}" for label in ("360 view", "recommendations (k=10)", "next best offer") for q in (50, 95, 99)}
     assert expected <= set(names), expected - set(names)
 
@@ -56,13 +56,15 @@ def test_numbers_are_sane(result) -> None:
     for r in result.rows:
         if r.status == "skipped":
             assert r.value is None and r.note.startswith("skipped"), r
-        elif r.unit in ("s", "ms", "rows/s", "x", "MB"):
+        elif r.unit in ("s", "ms", "rows/s", "x", "MB", "req/s"):
             assert r.value is not None and r.value >= 0, r
         assert r.status in ("", "ok", "MISSED", "skipped"), r
     for key, lat in result.latencies.items():
         assert lat["errors"] == 0, (key, lat["first_error"])
         assert lat["calls"] == TINY.latency_sample
         assert 0 < lat["p50_ms"] <= lat["p95_ms"] <= lat["p99_ms"] <= lat["max_ms"]
+    api = result.row("HTTP API, mixed view/recommend")
+    assert api.value > 0 and "40 requests" in api.note and ", 0 errors" in api.note, api
     assert result.row("peak memory, this process").value > 50
     assert result.row("peak memory, graph engine").value > 0
     assert result.machine["cores"] and result.machine["memory_gb"] and result.machine["load_average_at_start"]
