@@ -197,6 +197,21 @@ def _block_scores(
     return rows[local], c, score, shared
 
 
+def _exact_scores(
+    X: sparse.csr_matrix, B: sparse.csr_matrix, sizes: np.ndarray, r: np.ndarray, c: np.ndarray, metric: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores over all products for candidate pairs found on a pruned matrix."""
+    if len(r) == 0:
+        return np.zeros(0), (np.zeros(0, dtype=np.int64) if metric == "jaccard" else None)
+    if metric == "jaccard":
+        shared = _shared_counts(B, r, c)
+        score = shared / (sizes[r] + sizes[c] - shared)
+    else:
+        score = np.asarray(X[r].multiply(X[c]).sum(axis=1)).ravel()
+        shared = None
+    return np.round(np.clip(score, 0.0, 1.0), _DECIMALS), shared
+
+
 def _shared_counts(B: sparse.csr_matrix, r: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Number of products both ``r[i]`` and ``c[i]`` have, for each pair."""
     if len(r) == 0:
@@ -231,6 +246,7 @@ def top_k_similar(
     min_score: float = 0.0,
     block_size: int = 2048,
     customers: Iterable[str] | None = None,
+    max_candidate_buyers: int | None = None,
 ) -> pd.DataFrame:
     """The ``k`` most similar other customers for each customer.
 
@@ -243,6 +259,11 @@ def top_k_similar(
         ever candidates).
     block_size : rows per sparse product; memory grows with it.
     customers : only these customers' neighbour lists (neighbours come from everyone).
+    max_candidate_buyers : products bought by more customers than this do not make two
+        customers candidates (default ``max(1000, 1% of customers)``). Best-sellers say little
+        about taste and make the candidate set grow with the square of their buyers; they
+        still count in the reported ``score`` and ``shared``, which are exact. Below the
+        threshold (all of a small data set) the result is the exact top ``k``.
 
     Returns
     -------
@@ -254,12 +275,21 @@ def top_k_similar(
     if block_size < 1:
         raise InputError(f"block_size must be at least 1, got {block_size}")
     X, B = _operands(m, metric)
-    XT, BT = X.T.tocsr(), B.T.tocsr()
     sizes = np.diff(B.indptr).astype(np.float64)
+    buyers = np.diff(B.tocsc().indptr)
+    limit = max(1000, m.shape[0] // 100) if max_candidate_buyers is None else max_candidate_buyers
+    popular = buyers > limit
+    if popular.any():  # candidates from the other products only; exact scores below
+        keep_cols = sparse.diags((~popular).astype(np.float64))
+        XT, BT = (X @ keep_cols).T.tocsr(), (B @ keep_cols).T.tocsr()
+    else:
+        XT, BT = X.T.tocsr(), B.T.tocsr()
     rows = np.arange(m.shape[0]) if customers is None else np.unique(m.rows(customers))
     parts = []
     for start in range(0, len(rows), block_size):
         r, c, s, sh = _block_scores(X, B, XT, BT, sizes, rows[start : start + block_size], metric)
+        if popular.any():
+            s, sh = _exact_scores(X, B, sizes, r, c, metric)
         keep = (r != c) & (s >= min_score)
         sel = np.flatnonzero(keep)[_top_per_row(r[keep], c[keep], s[keep], k)]
         shared = sh[sel] if sh is not None else _shared_counts(B, r[sel], c[sel])

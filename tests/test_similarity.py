@@ -165,3 +165,35 @@ def test_expand_audience_names_unknown_seeds():
     m = _random_matrix(0)
     with pytest.raises(C360Error, match="ghost-1.*ghost-2|ghost-2.*ghost-1"):
         expand_audience(m, ["c000", "ghost-1", "ghost-2"], size=3)
+
+
+def test_best_sellers_do_not_make_candidates_but_count_in_exact_scores() -> None:
+    """With a product everyone bought, look-alikes still come from niche overlap, scored exactly."""
+    import numpy as np
+    from scipy import sparse
+
+    from analytics.similarity import CustomerProductMatrix, top_k_similar
+
+    rng = np.random.default_rng(1)
+    n = 60
+    dense = np.zeros((n, 12))
+    dense[:, 0] = rng.random(n) + 0.5  # the best-seller
+    for i in range(n):
+        dense[i, 1 + (i % 10)] = rng.random() + 0.5  # one niche product each: ten taste groups
+    m = CustomerProductMatrix.from_matrix(
+        sparse.csr_matrix(dense), np.array([f"c{i:02d}" for i in range(n)]), np.array([f"p{j:02d}" for j in range(12)])
+    )
+    got = top_k_similar(m, k=3, max_candidate_buyers=n - 1)
+    unit = dense / np.linalg.norm(dense, axis=1, keepdims=True)
+    exact = unit @ unit.T
+    for row in got.itertuples():
+        a, b = int(row.customer_id[1:]), int(row.other_id[1:])
+        assert a % 10 == b % 10  # same niche product, not just the best-seller
+        assert row.score == pytest.approx(exact[a, b], abs=1e-6)
+        assert row.shared == 2
+    assert set(got["customer_id"]) == set(m.customer_ids)
+    everyone = top_k_similar(m, k=3)  # default threshold (1,000 buyers) is not reached here: exact top-k
+    for cid, group in everyone.groupby("customer_id"):
+        a = int(cid[1:])
+        best = sorted((-round(exact[a, b], 9), f"c{b:02d}") for b in range(n) if b != a)[:3]
+        assert list(group["other_id"]) == [o for _, o in best]
