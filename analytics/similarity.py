@@ -259,11 +259,11 @@ def top_k_similar(
         ever candidates).
     block_size : rows per sparse product; memory grows with it.
     customers : only these customers' neighbour lists (neighbours come from everyone).
-    max_candidate_buyers : products bought by more customers than this do not make two
-        customers candidates (default ``max(1000, 1% of customers)``). Best-sellers say little
-        about taste and make the candidate set grow with the square of their buyers; they
-        still count in the reported ``score`` and ``shared``, which are exact. Below the
-        threshold (all of a small data set) the result is the exact top ``k``.
+    max_candidate_buyers : products bought by more customers than this neither make two
+        customers candidates nor rank them (default ``max(1000, 1% of customers)``).
+        Best-sellers say little about taste and make the work grow with the square of their
+        buyers; they still count in the reported ``score`` and ``shared``, which are exact.
+        Below the threshold (all of a small data set) the result is the exact top ``k``.
 
     Returns
     -------
@@ -288,10 +288,15 @@ def top_k_similar(
     parts = []
     for start in range(0, len(rows), block_size):
         r, c, s, sh = _block_scores(X, B, XT, BT, sizes, rows[start : start + block_size], metric)
-        if popular.any():
-            s, sh = _exact_scores(X, B, sizes, r, c, metric)
-        keep = (r != c) & (s >= min_score)
+        keep = r != c
+        if not popular.any():
+            keep &= s >= min_score
         sel = np.flatnonzero(keep)[_top_per_row(r[keep], c[keep], s[keep], k)]
+        if popular.any():  # chosen on the niche products; reported over all of them, re-ranked
+            r, c = r[sel], c[sel]
+            s, sh = _exact_scores(X, B, sizes, r, c, metric)
+            ok = np.flatnonzero(s >= min_score)
+            sel = ok[_top_per_row(r[ok], c[ok], s[ok], k)]
         shared = sh[sel] if sh is not None else _shared_counts(B, r[sel], c[sel])
         parts.append((r[sel], c[sel], s[sel], shared))
     if parts:
