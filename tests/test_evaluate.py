@@ -10,10 +10,8 @@ from typer.testing import CliRunner
 
 from analytics.evaluate import evaluate_recommendations
 from graph.errors import InputError, NotFoundError
-from loaders.generate import generate
-from loaders.load import load_folder
-from queries.recommend import RecommendSettings, clear_popularity_cache
-from test_recommend import expected_recommendations, valid_transactions
+from queries.recommend import RecommendSettings
+from test_recommend import expected_recommendations, generated_world
 
 HOLDOUT = 30
 K = 10
@@ -22,20 +20,7 @@ K = 10
 @pytest.fixture(scope="module")
 def world(server, tmp_path_factory):
     """1,000 accounts, 200 products, 8 planted taste communities."""
-    from conftest import new_backend
-    from graph.schema import apply_schema
-
-    folder = tmp_path_factory.mktemp("eval_data")
-    truth = generate(folder, customers=1000, products=200, seed=2)
-    backend = new_backend(server)
-    apply_schema(backend)
-    load_folder(backend, folder, report_dir=tmp_path_factory.mktemp("eval_report"))
-    clear_popularity_cache()
-    tx = valid_transactions(folder, truth)
-    person_of = {cid: tuple(sorted(ids)) for ids in truth.persons.values() for cid in ids}
-    yield backend, tx, person_of, truth
-    backend.drop()
-    backend.close()
+    yield from generated_world(server, tmp_path_factory, "eval", customers=1000, products=200, seed=2)
 
 
 @pytest.fixture(scope="module")

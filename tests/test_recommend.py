@@ -99,23 +99,28 @@ def expected_recommendations(tx: pd.DataFrame, accounts: set[str], k: int, ref_t
     return out
 
 
-@pytest.fixture(scope="module")
-def world(server, tmp_path_factory):
-    """A generated data set (300 accounts, planted taste communities) loaded once for this module."""
+def generated_world(server, tmp_path_factory, name: str, **generate_args):
+    """Generate, load and yield ``(backend, valid transactions, person_of, truth)``; drop the graph after."""
     from conftest import new_backend
     from graph.schema import apply_schema
 
-    folder = tmp_path_factory.mktemp("rec_data")
-    truth = generate(folder, customers=300, seed=11)
+    folder = tmp_path_factory.mktemp(f"{name}_data")
+    truth = generate(folder, **generate_args)
     backend = new_backend(server)
     apply_schema(backend)
-    load_folder(backend, folder, report_dir=tmp_path_factory.mktemp("rec_report"))
+    load_folder(backend, folder, report_dir=tmp_path_factory.mktemp(f"{name}_report"))
     clear_popularity_cache()
     tx = valid_transactions(folder, truth)
     person_of = {cid: tuple(sorted(ids)) for ids in truth.persons.values() for cid in ids}
     yield backend, tx, person_of, truth
     backend.drop()
     backend.close()
+
+
+@pytest.fixture(scope="module")
+def world(server, tmp_path_factory):
+    """A generated data set (300 accounts, planted taste communities) loaded once for this module."""
+    yield from generated_world(server, tmp_path_factory, "rec", customers=300, seed=11)
 
 
 def _people(tx: pd.DataFrame, person_of: dict[str, tuple[str, ...]], n: int) -> list[str]:
