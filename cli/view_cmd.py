@@ -130,7 +130,7 @@ def render_view(v: dict[str, Any]) -> None:
     ))
 
     prefs = past["preferences"]
-    console.print(f"[bold]Preferences[/bold]: " + (", ".join(f"{k}={val}" for k, val in prefs.items()) if prefs else "[dim]none[/dim]"))
+    console.print("[bold]Preferences[/bold]: " + (", ".join(f"{k}={val}" for k, val in prefs.items()) if prefs else "[dim]none[/dim]"))
 
     inf = past["influence"]
     rows = [("influences", e["kind"], e["customer_id"], e["name"]) for e in inf["influences"]]

@@ -508,7 +508,6 @@ def _block_events(w: _World, rng: np.random.Generator, p0: int, p1: int, tpc: fl
     persons = np.arange(p0, p1)
     a0, a1 = int(w.acct_start[p0]), int(w.acct_start[p1 - 1] + w.k[p1 - 1])
     accts = np.arange(a0, a1)
-    a_person = w.acct_person[accts]
     out: dict[str, dict[str, pa.Array]] = {}
     cids = w.acct_cid
     ch_ids = [c[0] for c in _CHANNELS]

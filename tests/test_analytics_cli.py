@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from graph.errors import InputError, NotFoundError
-from loaders.generate import generate, load_truth
+from loaders.generate import generate
 from loaders.load import load_folder
 
 runner = CliRunner()
