@@ -2,30 +2,47 @@
 
 ``create_app(graph_factory, token=...)`` builds a FastAPI app that opens one backend (the
 FalkorDB client is a thread-safe connection pool) on first use and shares it between
-requests. Every endpoint except ``/health`` needs ``Authorization: Bearer <token>``.
+requests. ``app_from_env()`` builds the same app from the environment (``C360_API_TOKEN`` and
+the graph settings of :mod:`graph.config`); it is the factory each uvicorn worker process
+calls, so every worker opens its own backend after it started (no pool crosses a fork).
+Every endpoint except ``/health`` needs ``Authorization: Bearer <token>``.
 Errors: unknown ids -> 404, bad input -> 422/400 with a clear message, anything else -> 500
 with a generic message (the traceback goes to the server log, never to the client).
+
+Hot path: the data endpoints return ready JSON responses (``json.dumps`` in the worker
+thread), so FastAPI neither validates the result again in a second threadpool hop nor walks
+it with ``jsonable_encoder`` on the event loop; errors are caught by a plain ASGI middleware.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
 import logging
+import os
+import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from graph.backend import GraphBackend
 from graph.errors import ConfigError, InputError, NotFoundError
 
-__all__ = ["create_app", "ResponseIn"]
+__all__ = ["HTTP_PROTOCOL", "TOKEN_ENV", "NoDelayHTTPProtocol", "ResponseIn", "app_from_env", "create_app"]
+
+TOKEN_ENV = "C360_API_TOKEN"
+"""The environment variable holding the bearer token clients must send."""
 
 log = logging.getLogger("c360.api")
 
@@ -45,11 +62,74 @@ class ResponseIn(BaseModel):
     channel: str | None = Field(default=None, min_length=1, max_length=200, description="Channel id, e.g. ch-email.")
 
 
+class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    """uvicorn's HTTP/1.1 protocol (httptools if installed, else h11) with ``TCP_NODELAY`` on each connection.
+
+    uvicorn's multi-worker mode binds its socket without naming the TCP protocol, so asyncio
+    does not switch Nagle's algorithm off on the accepted connections; h11 then writes the
+    headers and the body of a response separately and the body waits for the client's
+    delayed ACK, about 40 ms on every keep-alive request after the first.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # not a TCP socket after all: nothing to switch off
+                pass
+        super().connection_made(transport)  # type: ignore[arg-type]
+
+
+HTTP_PROTOCOL = f"{__name__}:NoDelayHTTPProtocol"
+"""What to pass as uvicorn's ``http=`` (an import string, so spawned workers can load it)."""
+
+
 class _Unauthorized(Exception):
     pass
 
 
 _BEARER = HTTPBearer(auto_error=False)
+
+
+class _Json(JSONResponse):
+    """A JSON response rendered with the C encoder; odd values (datetimes, sets ...) via FastAPI's encoder."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=jsonable_encoder
+        ).encode("utf-8")
+
+
+class _NoTraces:
+    """ASGI middleware: an unhandled error becomes a generic 500; the traceback goes to the log.
+
+    A plain ASGI wrapper, not ``@app.middleware("http")``, which costs an extra task and a
+    body stream per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:  # too late for a clean answer; the server closes the connection
+                raise
+            await JSONResponse({"detail": "internal server error"}, status_code=500)(scope, receive, send)
 
 
 def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> FastAPI:
@@ -81,6 +161,9 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
     )
 
     def graph() -> GraphBackend:
+        backend = holder.get("graph")
+        if backend is not None:
+            return backend
         with lock:
             if "graph" not in holder:
                 holder["graph"] = graph_factory()
@@ -103,13 +186,7 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
     async def _bad_input(request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
-    @app.middleware("http")
-    async def _no_traces(request: Request, call_next: Callable[..., Any]) -> Any:
-        try:
-            return await call_next(request)
-        except Exception:  # noqa: BLE001 - the client gets a generic message, the log the traceback
-            log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return JSONResponse({"detail": "internal server error"}, status_code=500)
+    app.add_middleware(_NoTraces)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:
@@ -118,36 +195,59 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
 
     auth = [Depends(authorised)]
 
-    @app.get("/customers/{customer_id}/view", dependencies=auth, tags=["customers"])
-    def view(customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Any:
+    data = {"dependencies": auth, "tags": ["customers"], "response_class": _Json}
+
+    @app.get("/customers/{customer_id}/view", **data)
+    def view(customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Response:
         """The 360 view of a customer (all accounts of the person)."""
         if customer_360 is None:
             return JSONResponse({"detail": "the 360 view is not available in this installation"}, status_code=501)
-        return customer_360(graph(), customer_id, limit=limit)
+        return _Json(customer_360(graph(), customer_id, limit=limit))
 
-    @app.get("/customers/{customer_id}/recommendations", dependencies=auth, tags=["customers"])
-    def recommendations(customer_id: CustomerId, k: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
+    @app.get("/customers/{customer_id}/recommendations", **data)
+    def recommendations(customer_id: CustomerId, k: Annotated[int, Query(ge=1, le=100)] = 10) -> Response:
         """Products recommended from co-purchases and look-alikes, each with its reasons."""
         from queries.recommend import recommend
 
-        return {"customer_id": customer_id, "items": recommend(graph(), customer_id, k=k)}
+        return _Json({"customer_id": customer_id, "items": recommend(graph(), customer_id, k=k)})
 
-    @app.get("/customers/{customer_id}/next-best", dependencies=auth, tags=["customers"])
+    @app.get("/customers/{customer_id}/next-best", **data)
     def next_best(
         customer_id: CustomerId,
         k: Annotated[int, Query(ge=1, le=50)] = 5,
         as_of: Annotated[datetime | None, Query(description="Judge open campaigns at this time (default: now).")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Next best action and ranked offers (rules from ``C360_NBO_RULES`` or the bundled file)."""
         from queries.nbo import next_best as nbo
 
-        return nbo(graph(), customer_id, k=k, now=as_of)
+        return _Json(nbo(graph(), customer_id, k=k, now=as_of))
 
-    @app.post("/customers/{customer_id}/responses", dependencies=auth, tags=["customers"], status_code=201)
-    def responses(customer_id: CustomerId, body: ResponseIn) -> dict[str, Any]:
+    @app.post("/customers/{customer_id}/responses", status_code=201, **data)
+    def responses(customer_id: CustomerId, body: ResponseIn) -> Response:
         """Record the customer's answer to an offer; the next ranking reflects it."""
         from queries.responses import record_response
 
-        return record_response(graph(), customer_id, body.offer_id, body.response, channel=body.channel)
+        stored = record_response(graph(), customer_id, body.offer_id, body.response, channel=body.channel)
+        return _Json(stored, status_code=201)
 
     return app
+
+
+def app_from_env(env: Mapping[str, str] | None = None) -> FastAPI:
+    """The API app from the environment: ``C360_API_TOKEN`` and ``C360_GRAPH_URL`` / ``C360_GRAPH_NAME`` /
+    ``C360_HOME`` / ``C360_FSYNC`` (see :mod:`graph.config`).
+
+    The importable factory for ``uvicorn.run("api.app:app_from_env", factory=True, workers=N)``:
+    each worker process calls it and connects to the graph on its first request.
+    """
+    from graph.config import load_settings
+    from graph.connect import connect
+    from graph.urls import parse_graph_url
+
+    env = os.environ if env is None else env
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(f"the API needs a token: set {TOKEN_ENV}")
+    settings = load_settings(dict(env))
+    parse_graph_url(settings.graph_url, default_graph=settings.graph_name)  # a bad URL fails now, not per request
+    return create_app(lambda: connect(settings.graph_url, settings=settings), token=token)
