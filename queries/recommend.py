@@ -4,8 +4,9 @@ Two sources, blended:
 
 * **co-purchase** (item-item): from the person's most recent purchases to other buyers of
   the same products (the person's own accounts excluded), to what those buyers bought.
-  Each co-bought product scores the recency-weighted number of (seed, co-buyer) paths that
-  reach it, divided by ``log(2 + buyers)`` so best-sellers do not win every list.
+  Each co-bought product sums, over the co-buyers' purchase lines, a recency weight times
+  the co-buyer's closeness (``shared ^ 2``: how many distinct products the co-buyer and the
+  person both bought), divided by ``log(2 + buyers)`` so best-sellers do not win every list.
 * **look-alike** (user-user): when ``(:Customer)-[:SIMILAR_TO {score}]->(:Customer)`` edges
   exist, the neighbours' purchases weighted by similarity and recency (same divisor).
 
@@ -103,16 +104,21 @@ ends to the same node). Uses the foreign-key properties the loader keeps on Tran
 
 CO_PURCHASE = """
 UNWIND $buyers AS b
-MATCH (o:Customer {customer_id: b.id})
-WITH o, b.n AS n
+MATCH (o:Customer {customer_id: b})
+WITH o
+MATCH (o)-[:MADE]->(t:Transaction)
+WHERE t.ts < $before_ts AND t.product_id IN $owned
+WITH o, count(DISTINCT t.product_id) AS shared
 MATCH (o)-[:MADE]->(t:Transaction)
 WHERE t.ts < $before_ts AND NOT t.product_id IN $owned
-WITH t.product_id AS pid, sum(n * 0.5 ^ (($ref_ts - t.ts) / $half_life)) AS raw
+WITH t.product_id AS pid, sum(shared ^ $shared_power * 0.5 ^ (($ref_ts - t.ts) / $half_life)) AS raw
 ORDER BY raw DESC, pid
 LIMIT $candidates
 RETURN pid AS product_id, raw
 """.strip()
-"""What the co-buyers bought (not owned by the person): each line weighs ``n`` (seeds shared) x recency."""
+"""What the co-buyers bought (not owned by the person), each line weighted by recency and by
+the co-buyer's closeness: ``shared ^ $shared_power``, where ``shared`` is the number of distinct
+products the co-buyer and the person both bought (at least 1: the seed that led to them)."""
 
 CO_PURCHASE_REASONS = """
 UNWIND $buyers AS b
@@ -188,6 +194,9 @@ class RecommendSettings:
     """Look-alike neighbours considered."""
     candidates: int = 300
     """Candidates kept per source (by raw score) before the popularity divisor."""
+    shared_power: float = 2.0
+    """A co-buyer's weight is (distinct products shared with the person) ^ this: the more of
+    the person's products a co-buyer also bought, the more their purchases count (0: all equal)."""
     half_life_days: float = 180.0
     """A purchase this old counts half as much as one made at the reference time."""
     max_reasons: int = 5
@@ -358,8 +367,7 @@ def recommend(
     if seeds:
         via = {r["buyer"]: list(r["via"]) for r in graph.read(CO_BUYERS, {**params, "seeds": seeds, "per_seed": settings.per_seed})}
     if via:
-        buyers = [{"id": b, "n": len(v)} for b, v in sorted(via.items())]
-        co_rows = graph.read(CO_PURCHASE, {**params, "buyers": buyers})
+        co_rows = graph.read(CO_PURCHASE, {**params, "buyers": sorted(via), "shared_power": float(settings.shared_power)})
     la_rows = graph.read(LOOKALIKE, {**params, "neighbours": settings.neighbours}) if settings.lookalike_weight > 0 else []
     if not co_rows and not la_rows:
         return []

@@ -15,6 +15,7 @@ from loaders.load import load_folder
 from queries.recommend import RecommendSettings, clear_popularity_cache, recommend
 
 SMALL = RecommendSettings(max_seeds=3, per_seed=4, seed_buyer_budget=45)
+FLAT = RecommendSettings(shared_power=0.0)  # every co-buyer counts the same
 
 
 def _epoch(values: pd.Series) -> pd.Series:
@@ -76,10 +77,11 @@ def expected_recommendations(tx: pd.DataFrame, accounts: set[str], k: int, ref_t
             via[c].add(seed)
     raw: dict[str, float] = defaultdict(float)
     bought: dict[str, set[str]] = defaultdict(set)
-    for b, seeds_of_b in via.items():
+    for b in via:
+        shared = len({pid for pid, _ in ix["lines"][b]} & owned)  # >= 1: the seed that led to b
         for pid, ts in ix["lines"][b]:
             if pid not in owned:
-                raw[pid] += len(seeds_of_b) * 0.5 ** ((ref_ts - ts) / (s.half_life_days * 86400.0))
+                raw[pid] += float(shared) ** s.shared_power * 0.5 ** ((ref_ts - ts) / (s.half_life_days * 86400.0))
                 bought[b].add(pid)
     if not raw:
         return []
@@ -138,7 +140,7 @@ def _compare(got: list[dict], want: list[dict]) -> None:
     assert all(g["source"] == "co-purchase" for g in got)
 
 
-@pytest.mark.parametrize("settings", [SMALL, RecommendSettings()], ids=["small-caps", "defaults"])
+@pytest.mark.parametrize("settings", [SMALL, RecommendSettings(), FLAT], ids=["small-caps", "defaults", "flat-co-buyers"])
 def test_co_purchase_scores_match_pandas(world, settings):
     graph, tx, person_of, _ = world
     ref_ts = int(tx.ts.max()) + 86400
@@ -225,3 +227,28 @@ def test_look_alike_neighbours_are_blended_in(graph, tmp_path):
     assert by_id["p3"]["score"] == pytest.approx(1.0)
     assert by_id["p2"]["source"] == "co-purchase"
     assert [i["product_id"] for i in after][0] == "p2"  # 1.0 co-purchase; ties with p3 broken by id
+
+
+def test_co_buyers_who_share_more_of_the_history_count_more(graph, tmp_path):
+    """Seed p2 (u's latest) leads to x, z and w; x also shares p1 with u, so x's p3 outweighs p4 of z and w."""
+    ids = ["u", "x", "z", "w"]
+    _write(tmp_path, "customers", [{"customer_id": c, "source": "crm"} for c in ids])
+    _write(tmp_path, "products", [{"product_id": p, "name": p.upper(), "category": "books"} for p in ["p1", "p2", "p3", "p4"]])
+    lines = [("u", "p1", "2024-02-01"), ("u", "p2", "2024-03-01"), ("x", "p1", "2024-03-01"), ("x", "p2", "2024-03-01"),
+             ("x", "p3", "2024-03-01"), ("z", "p2", "2024-03-01"), ("z", "p4", "2024-03-01"), ("w", "p2", "2024-03-01"),
+             ("w", "p4", "2024-03-01")]
+    _write(tmp_path, "transactions", [
+        {"transaction_id": f"t{i}", "customer_id": c, "product_id": p, "occurred_at": d, "amount": 10}
+        for i, (c, p, d) in enumerate(lines)
+    ])
+    load_folder(graph, tmp_path, report_dir=tmp_path / "report")
+    clear_popularity_cache()
+    now = 1709251200  # 2024-03-01: every co-buyer line has recency weight 1
+    one_seed = RecommendSettings(max_seeds=1)
+    # x shares 2 products (weight 2^2 = 4), z and w share 1 each; p3 has 1 buyer, p4 has 2
+    got = recommend(graph, "u", k=10, now=now, settings=one_seed)
+    assert [(i["product_id"], i["reasons"]) for i in got] == [("p3", ["p2"]), ("p4", ["p2"])]
+    assert got[1]["score"] == pytest.approx((2 / math.log(4)) / (4 / math.log(3)))
+    flat = recommend(graph, "u", k=10, now=now, settings=RecommendSettings(max_seeds=1, shared_power=0.0))
+    assert [i["product_id"] for i in flat] == ["p4", "p3"]  # 2 co-buyers of p4 against 1 of p3
+    assert flat[1]["score"] == pytest.approx((1 / math.log(3)) / (2 / math.log(4)))
