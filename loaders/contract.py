@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Column", "FileSpec", "CONTRACT", "LOAD_ORDER", "ENUMS", "INFLUENCE_TYPES", "SEVERITY_RANK"]
+__all__ = [
+    "Column", "FileSpec", "CONTRACT", "LOAD_ORDER", "ENUMS", "INFLUENCE_TYPES", "SEVERITY_RANK", "DERIVED", "STORED_COLUMNS",
+]
 
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -123,3 +125,19 @@ LOAD_ORDER: tuple[str, ...] = (
 """Files load in this order so every reference names something already loaded."""
 
 assert set(LOAD_ORDER) == set(CONTRACT)
+
+DERIVED: dict[str, tuple[str, ...]] = {
+    "tickets": ("severity_rank",),
+    "preferences": ("preference_id",),
+}
+"""Properties the loader computes from other columns, for queries that sort or join on them."""
+
+STORED_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(
+        [n for c in spec.columns for n in (c.name, c.ts) if n is not None] + list(DERIVED.get(name, ()))
+    )
+    for name, spec in CONTRACT.items()
+}
+"""File -> every property a row of it can become, in a fixed order (contract columns, their
+epoch-seconds twins, derived values); extra input columns come on top, as a map."""
+

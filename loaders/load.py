@@ -11,7 +11,7 @@ import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -19,11 +19,11 @@ import pandas as pd
 from graph.backend import GraphBackend
 from graph.errors import GraphError, InputError
 from graph.schema import apply_schema
-from loaders.contract import CONTRACT, INFLUENCE_TYPES, LOAD_ORDER, FileSpec
+from loaders.contract import CONTRACT, INFLUENCE_TYPES, LOAD_ORDER, STORED_COLUMNS, FileSpec
 from loaders.identity import IdentityReport, resolve_identities
 from loaders.reader import SourceFile, open_source
-from loaders.validate import DuplicateTracker, reject_columns, validate_chunk
-from queries.load import CREATE_NEW, KEY_LOOKUP, KEY_OF_FILE, REFERRAL_UPSERT, UPSERT
+from loaders.validate import DuplicateTracker, Validated, reject_columns, validate_chunk
+from queries.load import CREATE_NEW, CREATE_NEW_EXTRAS, KEY_LOOKUP, KEY_OF_FILE, REFERRAL_UPSERT, UPSERT
 
 __all__ = ["FileSummary", "LoadReport", "load_folder", "find_files", "Progress"]
 
@@ -194,9 +194,10 @@ def _load_file(
                 summary.rejected += len(rejects)
                 summary.duplicates += checked.duplicates
                 settle()
-                pending = (writer.submit(_write, graph, spec, checked.records), len(checked.records), summary.read, chunk.bytes_read)
+                kept = len(checked.props)
+                pending = (writer.submit(_write, graph, spec, checked), kept, summary.read, chunk.bytes_read)
                 if spec.label is not None and spec.name != "preferences":
-                    refs.add(spec.name, [r[spec.key[0]] for r in checked.records])
+                    refs.add(spec.name, checked.props[spec.key[0]].tolist())
             settle()
         finally:
             if pending is not None:
@@ -216,27 +217,46 @@ def _unparsed(header: list[str], bad: list[tuple[int, list[str], str]]) -> pd.Da
     return pd.DataFrame(rows, columns=[row_col, *header, reason_col], dtype=object)
 
 
-def _write(graph: GraphBackend, spec: FileSpec, records: list[dict]) -> None:
+def _write(graph: GraphBackend, spec: FileSpec, checked: Validated) -> None:
     """Write one batch: new keys with the faster CREATE, keys already in the graph with MERGE."""
-    if not records:
+    props = checked.props
+    if props.empty:
         return
     if spec.name == "referrals":
         by_type: dict[str, list[dict]] = {}
-        for r in records:
+        for r in checked.records:
             by_type.setdefault(INFLUENCE_TYPES[r["kind"]], []).append(r)
         for rel, rows in by_type.items():
             graph.write(REFERRAL_UPSERT[rel], {"rows": rows})
         return
     label, key = KEY_OF_FILE[spec.name]
-    present = {r["id"] for r in graph.read(KEY_LOOKUP[label], {"ids": [r[key] for r in records]})}
-    new = [r for r in records if r[key] not in present]
-    old = [r for r in records if r[key] in present] if present else []
+    keys = props[key]
+    present = {r["id"] for r in graph.read(KEY_LOOKUP[label], {"ids": keys.tolist()})}
+    is_old = keys.isin(present).to_numpy() if present else None
+    new = _create_rows(spec.name, checked if is_old is None else replace(checked, props=props[~is_old]))
+    old = replace(checked, props=props[is_old]).records if is_old is not None else []
     if new:
+        statement = CREATE_NEW_EXTRAS if len(new[0]) > len(STORED_COLUMNS[spec.name]) else CREATE_NEW
         try:
-            graph.write(CREATE_NEW[spec.name], {"rows": new})
+            graph.write(statement[spec.name], {"rows": new})
         except GraphError as e:
             if "constraint" not in str(e).lower():
                 raise
-            old += new  # another writer created some of these keys meanwhile: upsert instead
+            # another writer created some of these keys meanwhile: upsert instead
+            old += replace(checked, props=props[~is_old] if is_old is not None else props).records
     if old:
         graph.write(UPSERT[spec.name], {"rows": old})
+
+
+def _create_rows(file: str, checked: Validated) -> list[list]:
+    """Rows for ``CREATE_NEW`` (lists in stored-column order), or, when the file has extra
+    columns, for ``CREATE_NEW_EXTRAS`` (each list ending with the map of those columns)."""
+    if checked.props.empty:
+        return []
+    stored = STORED_COLUMNS[file]
+    rows = checked.rows(stored)
+    extra = [c for c in checked.props.columns if c not in stored]
+    if extra:
+        maps = replace(checked, props=checked.props[extra]).records
+        rows = [row + [m] for row, m in zip(rows, maps)]
+    return rows

@@ -6,7 +6,7 @@ the first field that broke the contract, with the offending value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,11 +21,20 @@ _SHOW = 60  # characters of a bad value quoted in a reason
 
 @dataclass
 class Validated:
-    """Rows to write (one properties dict each) and rows rejected, with their reasons."""
+    """Rows to write (their properties, one frame row each) and rows rejected, with their reasons."""
 
-    records: list[dict]
+    props: pd.DataFrame  # kept rows: stored properties and extra columns, None for empty cells
     rejects: pd.DataFrame  # original cells + row + reason
     duplicates: int
+
+    @property
+    def records(self) -> list[dict]:
+        """The kept rows as property dicts (None for empty cells)."""
+        return _plain(self.props).to_dict("records")
+
+    def rows(self, columns: Sequence[str]) -> list[list]:
+        """The kept rows as lists in ``columns`` order; a column the file lacks is None throughout."""
+        return _plain(self.props.reindex(columns=list(columns))).to_numpy().tolist()
 
 
 @dataclass
@@ -127,12 +136,11 @@ def validate_chunk(
             reason.iat[i] = f"{'+'.join(spec.key)}: the same key as row {first[1]} with different values"
     bad = reason != ""
     keep = ~bad & ~pd.Series(dup, index=frame.index)
-    records = _records(props[keep])
     row_col, reason_col = reject_columns(list(frame.columns))
     rejects = frame[bad].copy()
     rejects.insert(0, row_col, rejects.index)
     rejects[reason_col] = reason[bad]
-    return Validated(records=records, rejects=rejects.reset_index(drop=True), duplicates=int(dup.sum()))
+    return Validated(props=props[keep], rejects=rejects.reset_index(drop=True), duplicates=int(dup.sum()))
 
 
 def reject_columns(header: list[str]) -> tuple[str, str]:
@@ -162,6 +170,6 @@ def _derive(file: str, props: pd.DataFrame) -> None:
         props["kind"] = props["kind"].fillna("referral") if "kind" in props else "referral"
 
 
-def _records(props: pd.DataFrame) -> list[dict]:
-    """Row dicts with plain Python values (None for empty cells); astype(object) unboxes numpy scalars."""
-    return props.astype(object).where(props.notna(), None).to_dict("records")
+def _plain(props: pd.DataFrame) -> pd.DataFrame:
+    """Plain Python values, None for empty cells; astype(object) unboxes numpy scalars."""
+    return props.astype(object).where(props.notna(), None)

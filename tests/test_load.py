@@ -240,3 +240,25 @@ def test_rejects_file_keeps_undecodable_bytes(graph, tmp_path: Path) -> None:
     (tmp_path / "customers.csv").write_bytes(b"customer_id,source,name\nc1,crm,caf\xe9\n")
     report = load_folder(graph, tmp_path)
     assert b"c1,crm,caf\xe9," in Path(report.files["customers"].rejects_file).read_bytes()
+
+
+def test_every_column_lands_on_its_property_extras_included(graph, dataset: Path, tmp_path: Path) -> None:
+    """New rows travel as positional lists; each text column (and an extra column in every
+    file, through the extras variant of the write) must end up on the property of its name."""
+    for name in CONTRACT:
+        df = _valid_rows(dataset, name)
+        df["src_note"] = "x-" + df[list(CONTRACT[name].key)].agg("|".join, axis=1)
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    report = load_folder(graph, tmp_path, report_dir=tmp_path / "r")
+    for name, label in LABELS.items():
+        spec = CONTRACT[name]
+        key = "preference_id" if name == "preferences" else spec.key[0]
+        df = read_csv(tmp_path / f"{name}.csv").apply(lambda col: col.str.strip())  # the contract trims cells
+        if name == "preferences":
+            df["preference_id"] = df["customer_id"] + "|" + df["key"]
+        text_cols = [c.name for c in spec.columns if c.kind == "text" and c.name in df.columns and c.name != key] + ["src_note"]
+        expected = df.drop_duplicates(key).set_index(key)[text_cols]
+        rows = graph.read(f"MATCH (n:{label}) RETURN n.{key} AS k, " + ", ".join(f"n.{c} AS {c}" for c in text_cols))
+        assert len(rows) == report.files[name].loaded > 0, name
+        got = pd.DataFrame(rows).set_index("k").fillna("")
+        pd.testing.assert_frame_equal(got.sort_index(), expected.loc[got.index].sort_index(), check_names=False, obj=name)
