@@ -124,16 +124,21 @@ def validate_chunk(
     keys = list(zip(*(cells[k] for k in spec.key))) if len(frame) else []
     hashes = [hash(row) for row in zip(*(cells[c].tolist() for c in cells.columns))]  # compared within this run only
     dup = np.zeros(len(frame), dtype=bool)
-    for i, (key, h, row) in enumerate(zip(keys, hashes, frame.index)):
-        if reason.iat[i]:
+    failed = (reason != "").to_numpy()
+    conflicts: dict[int, str] = {}
+    seen = tracker.seen
+    for i, (key, h, row) in enumerate(zip(keys, hashes, frame.index.tolist())):
+        if failed[i]:
             continue
-        first = tracker.seen.get(key)
+        first = seen.get(key)
         if first is None:
-            tracker.seen[key] = (h, int(row))
+            seen[key] = (h, row)
         elif first[0] == h:
             dup[i] = True
         else:
-            reason.iat[i] = f"{'+'.join(spec.key)}: the same key as row {first[1]} with different values"
+            conflicts[i] = f"{'+'.join(spec.key)}: the same key as row {first[1]} with different values"
+    if conflicts:
+        reason.iloc[list(conflicts)] = list(conflicts.values())
     bad = reason != ""
     keep = ~bad & ~pd.Series(dup, index=frame.index)
     row_col, reason_col = reject_columns(list(frame.columns))
