@@ -54,14 +54,14 @@ class Size:
     customers: int
     transactions_per_customer: float = 10.0
     latency_sample: int = 200
-    baseline_rows: int = 5_000
+    baseline_rows: int = 20_000
     api_requests: int = 600
     clv_target_s: float = 30.0
     seed: int = 7
 
 
 SIZES: dict[str, Size] = {
-    "small": Size("small", 10_000, latency_sample=100, clv_target_s=30.0),
+    "small": Size("small", 10_000, latency_sample=100, baseline_rows=5_000, clv_target_s=30.0),
     "medium": Size("medium", 100_000, latency_sample=500, clv_target_s=30.0),
     "large": Size("large", 1_000_000, latency_sample=1_000, clv_target_s=3_000.0),
 }
@@ -218,15 +218,23 @@ def _valid_customer_ids(folder: Path) -> list[str]:
 
 
 def _baseline_folder(folder: Path, rows: int, out: Path) -> Path:
-    """The first ``rows`` transactions (without product/channel columns, so no reference
-    files are needed) and just the customers they name."""
+    """The first ``rows`` transactions, the customers they name, and all products and channels,
+    so both loads write the same nodes and edges as the full load does."""
     out.mkdir(parents=True, exist_ok=True)
     tx = pd.read_csv(folder / "transactions.csv", dtype=str, keep_default_na=False, nrows=rows)
-    tx = tx.drop(columns=[c for c in ("product_id", "channel_id") if c in tx.columns])
     customers = pd.read_csv(folder / "customers.csv", dtype=str, keep_default_na=False)
     customers[customers["customer_id"].isin(set(tx["customer_id"]))].to_csv(out / "customers.csv", index=False)
+    for name in ("products", "channels"):
+        if (folder / f"{name}.csv").exists():
+            shutil.copy(folder / f"{name}.csv", out / f"{name}.csv")
     tx.to_csv(out / "transactions.csv", index=False)
     return out
+
+
+def row_by_row_params(record: dict) -> dict:
+    """One transaction row as the parameters of :data:`queries.load.ROW_BY_ROW_TRANSACTION`."""
+    return {"customer_id": record["customer_id"], "transaction_id": record["transaction_id"],
+            "product_id": record.get("product_id"), "channel_id": record.get("channel_id"), "props": record}
 
 
 def _row_by_row(graph: GraphBackend, folder: Path) -> tuple[int, float]:
@@ -245,7 +253,7 @@ def _row_by_row(graph: GraphBackend, folder: Path) -> tuple[int, float]:
         records.extend(checked.records)
     started = time.perf_counter()
     for r in records:
-        graph.write(ROW_BY_ROW_TRANSACTION, {"customer_id": r["customer_id"], "transaction_id": r["transaction_id"], "props": r})
+        graph.write(ROW_BY_ROW_TRANSACTION, row_by_row_params(r))
     return len(records), time.perf_counter() - started
 
 

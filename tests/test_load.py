@@ -213,11 +213,15 @@ def test_row_by_row_baseline_writes_the_same_transactions(graph, server, dataset
     from conftest import new_backend
     from queries.load import ROW_BY_ROW_TRANSACTION
 
+    from benchmarks.run import row_by_row_params
+
     sub = tmp_path / "s"
     sub.mkdir()
-    read_csv(dataset / "customers.csv").to_csv(sub / "customers.csv", index=False)
-    tx = read_csv(dataset / "transactions.csv").head(200)
-    tx[["transaction_id", "customer_id", "occurred_at", "amount"]].to_csv(sub / "transactions.csv", index=False)
+    for name in ("customers", "products", "channels"):
+        _valid_rows(dataset, name).to_csv(sub / f"{name}.csv", index=False)
+    tx = _valid_rows(dataset, "transactions").head(300)
+    assert (tx["product_id"] != "").any() and (tx["channel_id"] != "").any()
+    tx.to_csv(sub / "transactions.csv", index=False)
     load_folder(graph, sub)
     other = new_backend(server)
     try:
@@ -230,7 +234,7 @@ def test_row_by_row_baseline_writes_the_same_transactions(graph, server, dataset
         for chunk in open_source(sub / "transactions.csv").chunks(1000):
             checked = validate_chunk(spec, chunk.frame, resolve_refs=lambda f, ids: ids == ids, tracker=DuplicateTracker())
             for r in checked.records:
-                other.write(ROW_BY_ROW_TRANSACTION, {"customer_id": r["customer_id"], "transaction_id": r["transaction_id"], "props": r})
+                other.write(ROW_BY_ROW_TRANSACTION, row_by_row_params(r))
         assert snapshot(graph) == snapshot(other)
     finally:
         other.drop()
