@@ -75,6 +75,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "recommend_p50_ms": ("<=", 30.0),
     "nbo_p50_ms": ("<=", 30.0),
     "api_rps": (">=", 200.0),
+    "hit_rate_lift": (">=", 3.0),
 }
 """The targets the issues set (loaders, 360 view, recommendations); the table marks each ok or MISSED."""
 
@@ -403,6 +404,9 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
             result.latencies[key] = lat.summary()
             _latency_rows(result, key, label, lat)
 
+        say("recommendation quality (hold-out evaluation) ...")
+        _evaluation(result, graph)
+
         say("HTTP API burst (view + recommendations) ...")
         try:
             from benchmarks.api_load import measure_api
@@ -450,6 +454,22 @@ def _baseline(result: BenchResult, target: _Target, tmp: Path, data: Path, stamp
     finally:
         _drop(rbr)
         _drop(batched)
+
+
+def _evaluation(result: BenchResult, graph: GraphBackend) -> None:
+    """Hit rate@10 of the recommendations and of the popularity baseline, same people, same run."""
+    fn, why = _optional("analytics.evaluate", "evaluate_recommendations")
+    if fn is None:
+        result.add("recommendations hit rate@10 / popularity", None, "x", target="hit_rate_lift", note=why)
+        return
+    try:
+        ev = fn(graph, holdout_days=30, sample=1_000)
+    except Exception as e:  # noqa: BLE001 - a failed step is a row, not a stopped run
+        result.add("recommendations hit rate@10 / popularity", None, "x", target="hit_rate_lift", note=f"failed: {e}")
+        return
+    note = (f"{ev['evaluated']:,} people, last 30 days hidden; hit rate {ev['model']['hit_rate']:.3f} vs "
+            f"popularity {ev['popularity']['hit_rate']:.3f}; {ev['seconds']:.0f} s")
+    result.add("recommendations hit rate@10 / popularity", ev["lift"], "x", target="hit_rate_lift", note=note)
 
 
 def _latency_rows(result: BenchResult, key: str, label: str, lat: Latency) -> None:
