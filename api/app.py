@@ -195,7 +195,7 @@ def create_app(graph_factory: Callable[[], GraphBackend], *, token: str) -> Fast
 
     auth = [Depends(authorised)]
 
-    data = {"dependencies": auth, "tags": ["customers"], "response_class": _Json}
+    data: dict[str, Any] = {"dependencies": auth, "tags": ["customers"], "response_class": _Json}
 
     @app.get("/customers/{customer_id}/view", **data)
     def view(customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Response:

@@ -55,15 +55,15 @@ def serve(
 
     count = parse_workers(workers)
     token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        if not generate_token:
-            raise ConfigError(f"set {TOKEN_ENV} to the API token clients must send (or pass --generate-token)")
-        token = secrets.token_urlsafe(32)
-        print(f"{TOKEN_ENV} for this run: {token}", file=sys.stderr)
+    if not token and not generate_token:
+        raise ConfigError(f"set {TOKEN_ENV} to the API token clients must send (or pass --generate-token)")
     url = state(ctx).graph_url
     # Fail now with a clear message if the graph is unreachable, and start the embedded engine
     # once here rather than in several workers at the same time.
     connect(url).close()
+    if not token:
+        token = secrets.token_urlsafe(32)
+        print(f"{TOKEN_ENV} for this run: {token}", file=sys.stderr)
     # The workers build the app from the environment (api.app:app_from_env): token and graph URL
     # travel there, never on a command line.
     os.environ[TOKEN_ENV] = token
