@@ -9,7 +9,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["machine_info", "own_peak_rss_mb", "process_rss_mb", "own_cpu_seconds", "process_cpu_seconds"]
+__all__ = [
+    "machine_info", "own_peak_rss_mb", "process_rss_mb", "own_cpu_seconds", "process_cpu_seconds", "reset_peak_rss",
+]
 
 
 def _cpu_model() -> str:
@@ -61,6 +63,16 @@ def machine_info() -> dict[str, object]:
 def own_peak_rss_mb() -> float:
     """Peak resident memory of this process so far (``ru_maxrss`` is KiB on Linux)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def reset_peak_rss(pid: int | str = "self") -> bool:
+    """Reset a process's peak resident memory (VmHWM) to its current size, so the next reading
+    of :func:`process_rss_mb` covers one step only (Linux 4.0+; False where not allowed)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def process_rss_mb(pid: int | None) -> tuple[float | None, float | None]:

@@ -19,8 +19,10 @@ Steps whose module is not there yet are skipped with a note instead of failing t
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
+import os
 import random
 import shutil
 import sys
@@ -36,7 +38,9 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.machine import machine_info, own_cpu_seconds, own_peak_rss_mb, process_cpu_seconds, process_rss_mb
+from benchmarks.machine import (
+    machine_info, own_cpu_seconds, own_peak_rss_mb, process_cpu_seconds, process_rss_mb, reset_peak_rss,
+)
 from benchmarks.stats import Latency, measure_latency
 from graph.backend import GraphBackend
 
@@ -76,6 +80,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "nbo_p50_ms": ("<=", 30.0),
     "api_rps": (">=", 200.0),
     "hit_rate_lift": (">=", 3.0),
+    "loader_peak_mb": ("<=", 2048.0),
 }
 """The targets the issues set (loaders, 360 view, recommendations); the table marks each ok or MISSED."""
 
@@ -348,7 +353,13 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
     engine_cpu_at_start = process_cpu_seconds(target.engine_pid) or 0.0
     try:
         say("loading ...")
+        gc.collect()
+        measured = reset_peak_rss()
         report = load_folder(graph, data, report_dir=tmp / "report")
+        if measured:
+            _, peak = process_rss_mb(os.getpid())
+            result.add("peak memory, loader", peak, "MB", target="loader_peak_mb",
+                       note="VmHWM of this process over the whole folder's load (reset before it)")
         result.load_report = report.as_dict()
         event_rows = event_s = 0.0
         for name, s in report.files.items():
