@@ -425,8 +425,9 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
             graph_name = f"bench_{stamp}"
             api = measure_api(lambda: target.open(graph_name), sample, requests=size.api_requests)
             result.add("HTTP API, mixed view/recommend", api["rps"], "req/s", target="api_rps",
-                       note=f"{api['requests']} requests, {api['concurrency']} client threads, {api['errors']} errors, "
-                            f"p50 {api['p50_ms']:.1f} ms; one uvicorn process")
+                       note=f"{api['requests']} requests, {api['concurrency']} client threads (http.client keep-alive), "
+                            f"{api['errors']} errors, p50 {api['p50_ms']:.1f} ms; {api['workers']} uvicorn "
+                            f"worker{'s' if api['workers'] != 1 else ''} on one socket")
         except Exception as e:  # noqa: BLE001 - a failed step is a row, not a stopped run
             result.add("HTTP API, mixed view/recommend", None, "req/s", note=f"failed: {e}")
     finally:

@@ -71,12 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     except Exception as e:  # noqa: BLE001 - last resort: a message, not a traceback
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        if isinstance(e, click.exceptions.Abort):
+        # typer may bundle its own copy of click, so its usage errors are matched by class name
+        kinds = {cls.__name__ for cls in type(e).__mro__}
+        if "ClickException" in kinds:
+            e.show()  # type: ignore[attr-defined]
+            return int(getattr(e, "exit_code", 2))
+        if "Abort" in kinds:
             print("aborted", file=sys.stderr)
             return 1
         if verbose:

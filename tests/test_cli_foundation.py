@@ -50,6 +50,12 @@ def test_bad_graph_url_is_a_message(cli_env, capsys) -> None:
     assert code == 1 and "secret" not in err and "error:" in err
 
 
+def test_bad_option_value_is_a_usage_message(capsys) -> None:
+    code, _, err = run(capsys, "serve", "--port", "0")
+    assert code == 2
+    assert "Invalid value for '--port'" in err and "unexpected" not in err and "Traceback" not in err
+
+
 def test_verbose_shows_the_traceback(cli_env, capsys) -> None:
     code, _, err = run(capsys, "--verbose", "cypher", "MATCH (n RETURN n")
     assert code == 1 and "Traceback" in err
