@@ -74,11 +74,15 @@ def generate(
     customers: int = typer.Option(1000, "--customers", "-n", min=10, help="Source accounts to generate."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same files)."),
     clean: bool = typer.Option(False, "--clean/--with-malformed", help="Leave out the few malformed rows."),
+    influence_edges: int = typer.Option(
+        None, "--influence-edges", min=0,
+        help="Exact number of valid referral/social rows (default about 0.57 per account; more adds weak random ties).",
+    ),
 ) -> None:
     """Write a realistic synthetic data set in the contract format."""
     from loaders.generate import generate as gen
 
-    truth = gen(folder, customers=customers, seed=seed, malformed=not clean)
+    truth = gen(folder, customers=customers, seed=seed, malformed=not clean, influence_edges=influence_edges)
     total = sum(truth.counts.values())
     console.print(f"wrote {total:,} rows in {len(truth.counts)} files to {folder} ({len(truth.persons):,} persons, "
                   f"{len(truth.malformed)} malformed rows planted)")

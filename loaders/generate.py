@@ -695,11 +695,15 @@ def _block_events(w: _World, rng: np.random.Generator, p0: int, p1: int, tpc: fl
     return out
 
 
-def _referrals(w: _World, rng: np.random.Generator, n_infl: int) -> tuple[dict[str, pa.Array], list[int], list[int]]:
+def _referrals(w: _World, rng: np.random.Generator, n_infl: int, edges: int | None = None,
+               extra_rng: np.random.Generator | None = None) -> tuple[dict[str, pa.Array], list[int], list[int]]:
     """Deep referral trees under planted influencers, plus sparse background edges.
 
     Edges point from the influencing account to the influenced one. Background edges never
     enter a tree person's accounts, so nobody outside a tree can reach into one.
+    ``edges`` (None: as many as the trees and the background make) sets the exact number of
+    rows: a random part of the background is left out, or extra weak ties are added
+    (:func:`_extra_ties`, drawn from ``extra_rng``); tree edges are always all kept.
     """
     clock, p, a = w.clock, w.n_persons, len(w.acct_person)
     social = _pick_account(w, rng, np.arange(p), [3, 1], 0.6)  # the account each person uses socially
@@ -734,6 +738,7 @@ def _referrals(w: _World, rng: np.random.Generator, n_infl: int) -> tuple[dict[s
             kind.append(rng.choice(4, size=len(parents), p=[0.8, 0.1, 0.0, 0.1]))
             day.append(node_day[child])
             frontier = child
+    n_tree_raw = sum(len(x) for x in src)
     # background: random pairs, targets outside every tree; household ties go both ways
     free = np.flatnonzero(~in_tree[w.acct_person])
     n_bg = int(0.35 * a)
@@ -756,19 +761,67 @@ def _referrals(w: _World, rng: np.random.Generator, n_infl: int) -> tuple[dict[s
     _, first_ix = np.unique(np.stack([s_all, d_all, k_all]), axis=1, return_index=True)
     keep = np.sort(first_ix)
     s_all, d_all, k_all, day_all = s_all[keep], d_all[keep], k_all[keep], day_all[keep]
-    # strongest first: reach over the account graph
+    secs = clock.start_sec + day_all * 86400 + rng.integers(8 * 3600, 22 * 3600, len(day_all))
+    if edges is not None:  # tree edges come first (first occurrences keep their order)
+        n_tree = int((np.flatnonzero(ok)[keep] < n_tree_raw).sum())
+        if edges < n_tree:
+            raise InputError(f"influence_edges ({edges:,}) is below the {n_tree:,} edges of the planted influencer trees")
+        if edges < len(s_all):
+            sel = np.r_[np.arange(n_tree), n_tree + np.sort(extra_rng.choice(len(s_all) - n_tree, edges - n_tree, replace=False))]
+            s_all, d_all, k_all, secs = s_all[sel], d_all[sel], k_all[sel], secs[sel]
+    # strongest first: reach over the account graph (the extra weak ties below left out)
     g = csr_matrix((np.ones(len(s_all), dtype=np.int8), (s_all, d_all)), shape=(a, a))
     reach = [len(breadth_first_order(g, int(social[r]), directed=True, return_predecessors=False)) - 1 for r in roots]
     order = sorted(range(len(roots)), key=lambda j: (-reach[j], j))
-    secs = clock.start_sec + day_all * 86400 + rng.integers(8 * 3600, 22 * 3600, len(day_all))
+    if edges is not None and edges > len(s_all):
+        s_x, d_x, k_x, secs_x = _extra_ties(w, extra_rng, edges - len(s_all), in_tree, s_all, d_all, k_all)
+        s_all, d_all, k_all, secs = np.r_[s_all, s_x], np.r_[d_all, d_x], np.r_[k_all, k_x], np.r_[secs, secs_x]
     cols = {"from_customer_id": _lookup(w.acct_cid, s_all), "to_customer_id": _lookup(w.acct_cid, d_all),
             "kind": _lookup(_REF_KINDS, k_all), "occurred_at": clock.ts(secs)}
     return cols, [int(social[roots[j]]) for j in order], [reach[j] for j in order]
 
 
+def _extra_ties(w: _World, rng: np.random.Generator, need: int, in_tree: np.ndarray, s_old: np.ndarray,
+                d_old: np.ndarray, k_old: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``need`` more weak ties (mostly ``social_follow`` and ``mention``, 10 % ``referral``): from
+    any account to an account outside every tree, between distinct persons, none repeating an
+    existing (from, to, kind) edge. Uniform targets keep every account's in-degree small, so
+    the planted influencers stay the most influential and referral reach stays tree-shaped."""
+    a = len(w.acct_person)
+    free = np.flatnonzero(~in_tree[w.acct_person])
+    if len(free) == 0:
+        raise InputError("influence_edges: no account outside the influencer trees to add ties to")
+    code = lambda s, d, k: (s.astype(np.int64) * a + d) * 4 + k  # noqa: E731 - one (from, to, kind) key
+    seen = set(code(s_old, d_old, k_old).tolist())
+    out_s, out_d, out_k, got = [], [], [], 0
+    for _ in range(50):
+        m = int((need - got) * 1.2) + 16
+        s = rng.integers(a, size=m)
+        d = free[rng.integers(len(free), size=m)]
+        k = rng.choice(4, size=m, p=[0.1, 0.6, 0.0, 0.3])
+        ok = w.acct_person[s] != w.acct_person[d]
+        s, d, k = s[ok], d[ok], k[ok]
+        _, first = np.unique(code(s, d, k), return_index=True)
+        first = np.sort(first)
+        s, d, k = s[first], d[first], k[first]
+        fresh = np.fromiter((c not in seen for c in code(s, d, k).tolist()), bool, len(s))
+        s, d, k = s[fresh][: need - got], d[fresh][: need - got], k[fresh][: need - got]
+        seen.update(code(s, d, k).tolist())
+        out_s.append(s)
+        out_d.append(d)
+        out_k.append(k)
+        got += len(s)
+        if got == need:
+            break
+    else:
+        raise InputError(f"influence_edges: could only place {got:,} of {need:,} extra ties (too few accounts)")
+    secs = w.clock.start_sec + rng.integers(0, w.clock.days, size=need) * 86400 + rng.integers(8 * 3600, 22 * 3600, need)
+    return np.concatenate(out_s), np.concatenate(out_d), np.concatenate(out_k), secs
+
+
 def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malformed: bool = True,
              transactions_per_customer: float = 10.0, communities: int = 8, products: int | None = None,
-             influencers: int | None = None) -> GenerationTruth:
+             influencers: int | None = None, influence_edges: int | None = None) -> GenerationTruth:
     """Write a synthetic data set (every contract CSV plus ``truth.json``) into `out_dir`.
 
     Parameters
@@ -780,6 +833,10 @@ def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malfo
     communities : taste communities (look-alike groups) to plant.
     products : catalogue size; default ``min(5000, max(50, customers // 20))``.
     influencers : planted strong influencers; default ``max(3, customers // 2000)``.
+    influence_edges : exact number of valid rows in referrals.csv (default: what the trees and
+        the sparse background make, about 0.57 per account). More adds weak random ties
+        (mostly ``social_follow`` / ``mention``, never into a tree), fewer leaves out part of the
+        background; the planted trees are always complete, so the influencers stay on top.
 
     Returns the planted truth (also written to ``truth.json``).
     """
@@ -793,6 +850,8 @@ def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malfo
     if transactions_per_customer < 0:
         raise InputError("transactions_per_customer must not be negative")
     n_infl = influencers if influencers is not None else max(3, customers // 2000)
+    if influence_edges is not None and influence_edges < 0:
+        raise InputError("influence_edges must not be negative")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 0])
@@ -801,7 +860,8 @@ def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malfo
     truth = GenerationTruth(start_date=str(clock.start_day), end_date=str(end_day),
                             params={"customers": customers, "seed": seed, "malformed": malformed,
                                     "transactions_per_customer": transactions_per_customer, "communities": communities,
-                                    "products": n_prod, "influencers": n_infl})
+                                    "products": n_prod, "influencers": n_infl}
+                                    | ({} if influence_edges is None else {"influence_edges": influence_edges}))
     plant_rng = np.random.default_rng([seed, 99])
     writers = {name: _Writer(out, name, plant_rng, truth, malformed) for name in COLUMNS}
 
@@ -835,7 +895,8 @@ def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malfo
     for s in range(0, customers, step):
         writers["customers"].write({c: v.slice(s, step) for c, v in cust_cols.items()})
     del cust_cols
-    ref_cols, infl_accts, infl_reach = _referrals(w, np.random.default_rng([seed, 1]), n_infl)
+    ref_cols, infl_accts, infl_reach = _referrals(w, np.random.default_rng([seed, 1]), n_infl, influence_edges,
+                                                  np.random.default_rng([seed, 3]))
 
     # events, one block of persons at a time
     ctr = {"touch": 0, "order": 0, "transaction": 0, "ticket": 0, "interaction": 0}

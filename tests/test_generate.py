@@ -252,3 +252,73 @@ def test_clean_mode_and_bad_arguments(tmp_path):
     assert len(_read(tmp_path, "customers")) == 200
     with pytest.raises(InputError):
         generate(tmp_path / "x", customers=200, products=5, communities=8)
+
+
+# --- influence_edges: the referral file holds exactly the number asked for --------------------
+
+
+def _clean_referrals(d: Path, truth) -> tuple[pd.DataFrame, pd.DataFrame]:
+    raw = _read(d, "referrals")
+    bad = {m["row"] - 1 for m in truth.malformed if m["file"] == "referrals.csv"}
+    assert truth.counts["referrals.csv"] == len(raw)
+    return raw, raw.drop(index=sorted(bad)).drop_duplicates()
+
+
+def _pagerank_top(ref: pd.DataFrame, n: int) -> set[str]:
+    weights = {"referral": 1.0, "household": 0.5, "mention": 0.3, "social_follow": 0.2}
+    g = nx.DiGraph()
+    for a, b, kind in ref[["from_customer_id", "to_customer_id", "kind"]].itertuples(index=False):
+        w = g[b][a]["weight"] if g.has_edge(b, a) else 0.0
+        g.add_edge(b, a, weight=w + weights[kind])  # influenced -> influencer
+    pr = nx.pagerank(g, alpha=0.85, weight="weight")
+    return set(sorted(pr, key=lambda c: -pr[c])[:n])
+
+
+@pytest.mark.parametrize("factor", [3.0, 0.7])
+def test_influence_edges_sets_the_referral_rows_and_keeps_the_influencers(data, tmp_path, factor):
+    d0, truth0, _, clean0 = data
+    default = len(clean0["referrals"])
+    want = int(default * factor)
+    truth = generate(tmp_path, customers=1500, seed=7, communities=5, influence_edges=want)
+    raw, ref = _clean_referrals(tmp_path, truth)
+    planted = sum(m["file"] == "referrals.csv" for m in truth.malformed) + truth.duplicates.get("referrals.csv", 0)
+    assert len(ref) == want and len(raw) == want + planted
+    assert truth.params["influence_edges"] == want
+    assert not ref.duplicated(["from_customer_id", "to_customer_id", "kind"]).any()
+    person = {c: p for p, accts in truth.persons.items() for c in accts}
+    assert (ref["from_customer_id"].map(person) != ref["to_customer_id"].map(person)).all()
+    assert set(ref["kind"]) <= ENUMS[("referrals", "kind")]
+    # only the referral file changes
+    for name in REQUIRED:
+        if name != "referrals":
+            assert filecmp.cmp(d0 / f"{name}.csv", tmp_path / f"{name}.csv", shallow=False), name
+    # every tree edge is kept, so the planted influencers still top the weighted PageRank
+    tree0 = set(clean0["referrals"].itertuples(index=False))
+    assert set(truth.influencers) == set(truth0.influencers)
+    assert _pagerank_top(ref, len(truth.influencers)) == set(truth.influencers)
+    if factor > 1:  # the extra ties are added on top of the default rows and never point into a tree
+        assert tree0 <= set(ref.itertuples(index=False))
+        assert truth.influencers == truth0.influencers and truth.influencer_reach == truth0.influencer_reach
+        extra = ref[[row not in tree0 for row in ref.itertuples(index=False)]]
+        assert len(extra) == want - default
+        assert not set(extra["to_customer_id"].map(person)) & {person[i] for i in truth.influencers}
+        assert extra["kind"].isin(["referral", "social_follow", "mention"]).all()
+    else:  # fewer: part of the background left out, nothing new
+        assert set(ref.itertuples(index=False)) <= tree0
+
+
+def test_influence_edges_below_the_trees_is_refused(tmp_path):
+    with pytest.raises(InputError, match="influencer trees"):
+        generate(tmp_path, customers=300, seed=1, influence_edges=5)
+    with pytest.raises(InputError, match="negative"):
+        generate(tmp_path, customers=300, seed=1, influence_edges=-1)
+
+
+def test_generate_cli_influence_edges_option(cli_env, capsys, tmp_path):
+    from cli.main import main
+
+    assert main(["generate", str(tmp_path / "d"), "--customers", "300", "--seed", "2", "--clean",
+                 "--influence-edges", "900"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert len(_read(tmp_path / "d", "referrals")) == 900
+    assert load_truth(tmp_path / "d").params["influence_edges"] == 900
