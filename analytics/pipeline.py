@@ -2,7 +2,8 @@
 
 The pure modules (:mod:`analytics.influence`, :mod:`analytics.similarity`,
 :mod:`analytics.segments`) do the maths; this module only moves rows. Reads are keyset pages
-of whole accounts (never one giant result), writes are batched ``UNWIND`` statements.
+of whole accounts, or of account ids whose events are then read a chunk of ids at a time
+(never one giant result); writes are batched ``UNWIND`` statements.
 
 On Neo4j with the Graph Data Science library the PageRank (and, on request, node similarity
 and Louvain) can run in the database instead (``engine="gds"``); NetworkX stays the
@@ -11,9 +12,13 @@ default on FalkorDB and the reference in the tests.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +29,11 @@ from analytics.influence import DEFAULT_KIND_WEIGHTS, influence_graph, influence
 from analytics.segments import NO_SEGMENT, describe_segments, louvain_segments
 from analytics.similarity import (
     CustomerProductMatrix,
+    benchmark_vs_networkx,
     expand_audience,
     explain,
     interaction_matrix,
+    top_k_blocks,
     top_k_similar,
 )
 from graph.backend import GraphBackend
@@ -56,7 +63,10 @@ REPORT_COLUMNS = [
 ]
 _KIND_OF_TYPE = {rel: kind for kind, rel in INFLUENCE_TYPES.items()}
 _PAGE = 25_000
-_EVENT_PAGE = 2_000
+_KEY_PAGE = 20_000
+_EVENT_CHUNK = 5_000
+_READ_AHEAD = 2  # event statements in flight: the engine answers one while the client decodes another
+_SIMILAR_BATCH = 20_000  # look-alike edges per write statement
 _BATCH = 5_000
 _ID_BATCH = 1_000
 
@@ -251,56 +261,135 @@ def influence_report(
 # --- look-alikes -----------------------------------------------------------------------------
 
 
-def _event_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
-    """Flatten streamed account rows into one events frame plus per-account facts."""
-    cols: dict[str, list] = {"customer_id": [], "product_id": [], "kind": [], "ts": [], "amount": []}
+class _Events:
+    """Collects account rows of :data:`queries.analytics_io.ACCOUNT_EVENTS` and accepted offers
+    into flat lists; :meth:`frame` turns them into one events frame."""
 
-    def add(cid: str, pid: str, kind: str, ts: int, amount: float) -> None:
-        cols["customer_id"].append(cid)
-        cols["product_id"].append(pid)
-        cols["kind"].append(kind)
-        cols["ts"].append(ts)
-        cols["amount"].append(amount)
+    def __init__(self) -> None:
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self._bought: list[str] = []  # "<ts> <product_id>"
+        self._bought_by: list[int] = []  # events per account, in account order
+        self._spent: list[float] = []
+        self._viewed: list[str] = []
+        self._viewed_by: list[int] = []
+        self._ids: list[str] = []
+        self._acc: tuple[list[str], list[str], list[int]] = ([], [], [])
 
-    accounts: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        cid = row["key"]
-        revenue = 0.0
-        for pid, ts, amount in row["purchases"] or ():
-            if amount is None:  # the all-null entry of an account without purchases
-                continue
-            revenue += amount
-            if pid is not None:
-                add(cid, pid, "purchase", ts, amount)
-        for column, kind in (("views", "view"), ("accepts", "accept")):
-            for pid, ts in row[column] or ():
-                if pid is not None and ts is not None:
-                    add(cid, pid, kind, ts, np.nan)
-        accounts[cid] = {"revenue": revenue, "churn_risk": row.get("churn_risk")}
-    events = pd.DataFrame(
-        {
-            "customer_id": pd.array(cols["customer_id"], dtype=object),
-            "product_id": pd.array(cols["product_id"], dtype=object),
-            "kind": pd.array(cols["kind"], dtype=object),
-            "occurred_at": pd.to_datetime(np.asarray(cols["ts"], dtype="int64"), unit="s"),
-            "amount": np.asarray(cols["amount"], dtype=float),
-        }
-    )
-    return events, accounts
+    def add_accounts(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for row in rows:
+            cid = row["key"]
+            bought, spent, viewed = row["bought"] or [], row["spent"] or [], row["viewed"] or []
+            if len(bought) != len(spent):
+                raise GraphError(f"purchases of {cid} came back misaligned ({len(bought)} lines, {len(spent)} amounts)")
+            self.accounts[cid] = {"revenue": float(row["revenue"] or 0.0), "churn_risk": row.get("churn_risk")}
+            self._ids.append(cid)
+            self._bought += bought
+            self._bought_by.append(len(bought))
+            self._spent += spent
+            self._viewed += viewed
+            self._viewed_by.append(len(viewed))
+
+    def add_accepts(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        cids, pids, ts = self._acc
+        for r in rows:
+            if r["customer_id"] is not None and r["product_id"] is not None and r["ts"] is not None:
+                cids.append(r["customer_id"])
+                pids.append(r["product_id"])
+                ts.append(r["ts"])
+
+    def frame(self) -> pd.DataFrame:
+        ids = np.asarray(self._ids, dtype=object)
+        parts = []
+        for texts, per_account, kind, amount in (
+            (self._bought, self._bought_by, "purchase", np.asarray(self._spent, dtype=float)),
+            (self._viewed, self._viewed_by, "view", None),
+        ):
+            split = [t.partition(" ") for t in texts]
+            parts.append((
+                np.repeat(ids, per_account),
+                np.asarray([x[2] for x in split], dtype=object),
+                kind,
+                np.asarray([x[0] for x in split], dtype=object).astype(np.int64) if split else np.zeros(0, np.int64),
+                np.full(len(split), np.nan) if amount is None else amount,
+            ))
+        cids, pids, ts = self._acc
+        parts.append((np.asarray(cids, dtype=object), np.asarray(pids, dtype=object), "accept",
+                      np.asarray(ts, dtype=np.int64), np.full(len(cids), np.nan)))
+        return pd.DataFrame(
+            {
+                "customer_id": pd.array(np.concatenate([p[0] for p in parts]), dtype=object),
+                "product_id": pd.array(np.concatenate([p[1] for p in parts]), dtype=object),
+                "kind": pd.array(np.repeat([p[2] for p in parts], [len(p[0]) for p in parts]), dtype=object),
+                "occurred_at": pd.to_datetime(np.concatenate([p[3] for p in parts]), unit="s"),
+                "amount": np.concatenate([p[4] for p in parts]).astype(float),
+            }
+        )
 
 
 def _matrix(events: pd.DataFrame) -> CustomerProductMatrix | None:
     return interaction_matrix(events) if len(events) else None
 
 
+def _read_ahead(fn: Callable[[Any], Any], items: Iterable[Any], depth: int) -> Iterator[Any]:
+    """``fn(item)`` for every item, yielded in order, with up to ``depth`` calls running at once
+    in worker threads (one call at a time, in this thread, when ``depth`` is 1)."""
+    if depth <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="c360-read") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _id_chunks(graph: GraphBackend, page_size: int, chunk_size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for row in graph.stream(q.CUSTOMER_KEYS, key="key", page_size=page_size):
+        chunk.append(row["key"])
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def interaction_data(
-    graph: GraphBackend, *, page_size: int = _EVENT_PAGE
+    graph: GraphBackend,
+    *,
+    page_size: int = _KEY_PAGE,
+    chunk_size: int = _EVENT_CHUNK,
+    read_ahead: int = _READ_AHEAD,
+    timings: dict[str, float] | None = None,
 ) -> tuple[CustomerProductMatrix | None, dict[str, dict[str, Any]]]:
     """The customer x product matrix of every account (purchases, product views, accepted
-    offers), streamed in keyset pages, and ``{customer_id: {revenue, churn_risk}}`` for every
-    account. The matrix is None when there are no events at all."""
-    events, accounts = _event_rows(graph.stream(q.CUSTOMER_EVENTS, key="key", page_size=page_size))
-    return _matrix(events), accounts
+    offers) and ``{customer_id: {revenue, churn_risk}}`` for every account. The matrix is None
+    when there are no events at all.
+
+    Account ids come in keyset pages of ``page_size``; their events are read ``chunk_size``
+    accounts per statement (:data:`queries.analytics_io.ACCOUNT_EVENTS`), up to ``read_ahead``
+    statements in flight (1: strictly one after the other); accepted offers come in keyset
+    pages of touches. Memory stays bounded by the pages in flight plus the flat event lists.
+    ``timings``, when given, receives ``read`` and ``matrix`` seconds.
+    """
+    if chunk_size < 1 or page_size < 1:
+        raise InputError("page_size and chunk_size must be at least 1")
+    t0 = time.perf_counter()
+    ev = _Events()
+    for rows in _read_ahead(lambda ids: graph.read(q.ACCOUNT_EVENTS, {"ids": ids}),
+                            _id_chunks(graph, page_size, chunk_size), read_ahead):
+        ev.add_accounts(rows)
+    ev.add_accepts(graph.stream(q.ACCEPTED_OFFERS, key="key", page_size=page_size))
+    t1 = time.perf_counter()
+    m = _matrix(ev.frame())
+    if timings is not None:
+        timings["read"] = t1 - t0
+        timings["matrix"] = time.perf_counter() - t1
+    return m, ev.accounts
 
 
 def _check_ids(graph: GraphBackend, ids: Sequence[str]) -> None:
@@ -315,11 +404,11 @@ def _check_ids(graph: GraphBackend, ids: Sequence[str]) -> None:
 
 
 def _events_of(graph: GraphBackend, ids: Iterable[str]) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
-    ids = sorted(set(ids))
-    rows: list[dict[str, Any]] = []
-    for chunk in _chunks(ids, _ID_BATCH):
-        rows.extend(graph.read(q.EVENTS_OF, {"ids": list(chunk)}))
-    return _event_rows(rows)
+    ev = _Events()
+    for chunk in _chunks(sorted(set(ids)), _ID_BATCH):
+        ev.add_accounts(graph.read(q.ACCOUNT_EVENTS, {"ids": list(chunk)}))
+        ev.add_accepts(graph.read(q.ACCEPTED_OFFERS_OF, {"ids": list(chunk)}))
+    return ev.frame(), ev.accounts
 
 
 def _neighbourhood(graph: GraphBackend, ids: Sequence[str]) -> CustomerProductMatrix | None:
@@ -349,41 +438,172 @@ def build_lookalikes(
     k: int = 20,
     metric: str = "cosine",
     engine: str = "networkx",
-    batch_size: int = _BATCH,
+    batch_size: int = _SIMILAR_BATCH,
+    read_ahead: int = _READ_AHEAD,
+    compare_networkx: int = 0,
 ) -> pd.DataFrame:
     """Compute every account's ``k`` look-alikes and store them as ``SIMILAR_TO`` edges.
 
     Old ``SIMILAR_TO`` edges are deleted first; then one edge per ordered pair
-    ``(a)-[:SIMILAR_TO {score, shared}]->(b)`` for each of ``a``'s top ``k``.
-    ``engine="gds"`` uses Neo4j GDS node similarity (Jaccard on purchased products only;
-    ``shared`` is then not known and stored as null).
+    ``(a)-[:SIMILAR_TO {score, shared}]->(b)`` for each of ``a``'s top ``k``, ``batch_size``
+    edges per statement. ``engine="gds"`` uses Neo4j GDS node similarity (Jaccard on purchased
+    products only; ``shared`` is then not known and stored as null).
+
+    With NetworkX (the default) the database work overlaps the computation: once the data is
+    read, a writer thread deletes the old edges and stores each finished block of accounts
+    while the next block is computed. The build is not one transaction (it never was: the
+    edges go in batches), so readers see a partial set meanwhile, and a build that fails half
+    way leaves one: run it again.
 
     Returns
     -------
-    DataFrame ``customer_id, other_id, score, shared`` (the edges written).
+    DataFrame ``customer_id, other_id, score, shared`` (the edges written). ``attrs["timings"]``
+    holds seconds: ``read`` (events out of the graph), ``matrix`` (building the matrix),
+    ``compute`` (the look-alikes), ``delete`` and ``write`` (the writer's time in the database,
+    overlapping ``compute``), ``finish`` (waiting for the writer after the last block) and
+    ``total`` (end to end); ``attrs["engine"]`` the engine used, ``attrs["edges"]`` the edges written.
+
+    ``compare_networkx=N`` (NetworkX engine only) then also times ``nx.jaccard_coefficient``
+    against our Jaccard look-alikes on a sample of up to N accounts of the matrix just read
+    (:func:`analytics.similarity.benchmark_vs_networkx`, a few seconds at any size) and puts
+    its dict in ``attrs["vs_networkx"]``; its seconds go to ``timings["vs_networkx"]``, not
+    into ``total``.
     """
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    started = time.perf_counter()
     chosen = resolve_engine(graph, engine)
+    timings: dict[str, float] = {}
+    m: CustomerProductMatrix | None = None
     if chosen == "gds":
+        t0 = time.perf_counter()
         pairs = _gds_similar(graph, k)
+        timings["compute"] = time.perf_counter() - t0
+        _store_similar(graph, pairs, batch_size, timings)
     else:
-        m, _ = interaction_data(graph)
-        pairs = top_k_similar(m, k=k, metric=metric) if m is not None else pd.DataFrame(
-            {"customer_id": [], "other_id": [], "score": [], "shared": []}
-        )
-    _store_similar(graph, pairs, batch_size)
-    return pairs.reset_index(drop=True)
+        m, _ = interaction_data(graph, read_ahead=read_ahead, timings=timings)
+        blocks = top_k_blocks(m, k=k, metric=metric) if m is not None else iter(())
+        pairs = _compute_and_store(graph, blocks, batch_size, timings)
+    timings["total"] = time.perf_counter() - started
+    out = pairs.reset_index(drop=True)
+    out.attrs.update(timings=timings, engine=chosen, edges=len(out))
+    if compare_networkx > 0 and m is not None:
+        t0 = time.perf_counter()
+        out.attrs["vs_networkx"] = benchmark_vs_networkx(m, sample=compare_networkx, k=k)
+        timings["vs_networkx"] = time.perf_counter() - t0
+    return out
 
 
-def _store_similar(graph: GraphBackend, pairs: pd.DataFrame, batch_size: int) -> None:
+_NO_PAIRS = {"customer_id": [], "other_id": [], "score": [], "shared": []}
+
+
+def _similar_rows(pairs: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """One :data:`queries.analytics_io.WRITE_SIMILAR` row per run of equal ``customer_id``."""
+    a = pairs["customer_id"].to_numpy(dtype=object)
+    if len(a) == 0:
+        return
+    b = pairs["other_id"].tolist()
+    score = pairs["score"].to_numpy(dtype=float).tolist()
+    col = pairs["shared"]
+    if pd.api.types.is_integer_dtype(col.dtype):
+        shared = col.to_numpy(dtype=np.int64).tolist()
+    else:  # GDS: not known
+        shared = [None if pd.isna(x) else int(x) for x in col.tolist()]
+    starts = np.r_[0, np.flatnonzero(a[1:] != a[:-1]) + 1].tolist()
+    for i, j in zip(starts, starts[1:] + [len(a)]):
+        yield {"a": a[i], "b": b[i:j], "s": score[i:j], "n": shared[i:j]}
+
+
+class _SimilarWriter:
+    """Writes look-alike edges in batches of about ``batch_size`` edges: ``add`` whole accounts'
+    rows, then ``flush``. Seconds spent in the database accumulate in ``seconds``."""
+
+    def __init__(self, graph: GraphBackend, batch_size: int) -> None:
+        self.graph, self.batch_size = graph, batch_size
+        self.pending: list[dict[str, Any]] = []
+        self.edges = self.written = 0
+        self.seconds = 0.0
+
+    def add(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self.pending.append(row)
+            self.edges += len(row["b"])
+            if self.edges >= self.batch_size:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            t0 = time.perf_counter()
+            out = self.graph.write(q.WRITE_SIMILAR, {"rows": self.pending})
+            self.seconds += time.perf_counter() - t0
+            self.written += int(out[0]["written"]) if out else 0
+        self.pending, self.edges = [], 0
+
+
+def _store_similar(graph: GraphBackend, pairs: pd.DataFrame, batch_size: int,
+                   timings: dict[str, float] | None = None) -> None:
     """Replace every SIMILAR_TO edge by ``pairs`` (one edge per ordered pair)."""
+    t0 = time.perf_counter()
     _delete_all(graph, q.CLEAR_SIMILAR)
-    rows = [
-        {"a": a, "b": b, "score": float(s), "shared": None if pd.isna(n) else int(n)}
-        for a, b, s, n in zip(pairs["customer_id"], pairs["other_id"], pairs["score"], pairs["shared"])
-    ]
-    _write_rows(graph, q.WRITE_SIMILAR, rows, batch_size)
+    writer = _SimilarWriter(graph, batch_size)
+    t1 = time.perf_counter()
+    writer.add(_similar_rows(pairs))
+    writer.flush()
+    if timings is not None:
+        timings["delete"] = t1 - t0
+        timings["write"] = time.perf_counter() - t1
+
+
+_DONE = object()
+
+
+def _compute_and_store(graph: GraphBackend, blocks: Iterable[pd.DataFrame], batch_size: int,
+                       timings: dict[str, float]) -> pd.DataFrame:
+    """Compute look-alike blocks here while a writer thread deletes the old edges and stores
+    each block; returns every pair. Errors of either side are raised here."""
+    work: queue.Queue = queue.Queue(maxsize=8)  # bounded: the computation cannot run far ahead
+    writer = _SimilarWriter(graph, batch_size)
+    failed: list[BaseException] = []
+    deleted = [0.0]
+
+    def run() -> None:
+        try:
+            t0 = time.perf_counter()
+            _delete_all(graph, q.CLEAR_SIMILAR)
+            deleted[0] = time.perf_counter() - t0
+            while (part := work.get()) is not _DONE:
+                writer.add(_similar_rows(part))
+            writer.flush()
+        except BaseException as e:  # noqa: BLE001 - handed to the computing thread below
+            failed.append(e)
+            while work.get() is not _DONE:  # keep draining so the producer never blocks
+                pass
+
+    thread = threading.Thread(target=run, name="c360-similar-writer", daemon=True)
+    thread.start()
+    parts: list[pd.DataFrame] = []
+    compute = 0.0
+    try:
+        it = iter(blocks)
+        while not failed:
+            t0 = time.perf_counter()
+            part = next(it, None)
+            compute += time.perf_counter() - t0
+            if part is None:
+                break
+            parts.append(part)
+            work.put(part)
+    finally:
+        work.put(_DONE)
+        t0 = time.perf_counter()
+        thread.join()
+        timings["finish"] = time.perf_counter() - t0
+    if failed:
+        raise failed[0]
+    timings.update(compute=compute, delete=deleted[0], write=writer.seconds)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(_NO_PAIRS)
 
 
 def _gds_similar(graph: GraphBackend, k: int) -> pd.DataFrame:
@@ -514,7 +734,7 @@ def build_segments(
         assign = _gds_segments(graph, ids, min_size=min_size)
     else:
         if store_similar:
-            _store_similar(graph, similar, batch_size)
+            _store_similar(graph, similar, max(batch_size, _SIMILAR_BATCH))
         assign = louvain_segments(similar, resolution=resolution, seed=seed, min_size=min_size, customers=ids)
     spend = pd.Series({c: a["revenue"] for c, a in accounts.items()}, dtype=float)
     churn = pd.Series({c: a["churn_risk"] for c, a in accounts.items()}, dtype=float)

@@ -1,8 +1,10 @@
 """Cypher for graph analytics: stream the influence and interaction data out, write scores back.
 
-Reads are keyset-paged on ``Customer.customer_id``: every row is one whole account (its
-outgoing influence edges or its product events collected into lists), so a page never
-splits an account and memory on both sides stays bounded. Writes are batched ``UNWIND``
+Reads are keyset-paged on ``Customer.customer_id`` (influence edges, account ids) or on
+``Touch.touch_id`` (accepted offers), or take a chunk of account ids (product events); every
+account row is one whole account (its outgoing influence edges or its product events
+collected into lists), so a page never splits an account and memory on both sides stays
+bounded. Writes are batched ``UNWIND``
 statements keyed on business ids. The ``GDS_*`` statements run only on Neo4j with the
 Graph Data Science library installed (see :func:`analytics.pipeline.gds_available`).
 """
@@ -14,8 +16,10 @@ __all__ = [
     "REVENUE_OF",
     "CUSTOMER_LABELS",
     "WRITE_INFLUENCE",
-    "CUSTOMER_EVENTS",
-    "EVENTS_OF",
+    "CUSTOMER_KEYS",
+    "ACCOUNT_EVENTS",
+    "ACCEPTED_OFFERS",
+    "ACCEPTED_OFFERS_OF",
     "PRODUCT_AUDIENCE",
     "CUSTOMER_EXISTS",
     "CLEAR_SIMILAR",
@@ -69,39 +73,53 @@ RETURN count(c) AS written"""
 
 # --- look-alikes -----------------------------------------------------------------------------
 
-_EVENTS = """OPTIONAL MATCH (c)-[:MADE]->(t:Transaction)
-WITH c, collect([t.product_id, t.ts, t.amount]) AS purchases
-OPTIONAL MATCH (c)-[:HAD]->(i:Interaction)
-WHERE i.kind = 'product_view' AND i.product_id IS NOT NULL
-WITH c, purchases, collect([i.product_id, i.ts]) AS views
-OPTIONAL MATCH (c)-[:RECEIVED]->(k:Touch)-[:OF]->(m:Campaign)
-WHERE k.response = 'accepted' AND m.offer_product_id IS NOT NULL
-WITH c, purchases, views, collect([m.offer_product_id, coalesce(k.responded_ts, k.sent_ts)]) AS accepts
-RETURN c.customer_id AS key, purchases, views, accepts, c.churn_risk AS churn_risk"""
-# OPTIONAL MATCH + collect rather than pattern comprehensions (several times faster on FalkorDB),
-# and the foreign-key properties the loader keeps on event nodes (product_id, offer_product_id:
-# present only when the product exists) instead of one more hop per event. An account without
-# events of a kind gets one all-null entry in that list; readers skip it.
-
-CUSTOMER_EVENTS = (
-    """MATCH (c:Customer)
+CUSTOMER_KEYS = """MATCH (c:Customer)
 WHERE c.customer_id > $after
 WITH c ORDER BY c.customer_id LIMIT $limit
-"""
-    + _EVENTS
-    + "\nORDER BY key"
-)
-"""One keyset page of accounts with their events: every purchase line ``[product|null, ts, amount]``
-(so net revenue can be summed), product views and accepted offers ``[product, ts]``, and the
-stored churn risk."""
+RETURN c.customer_id AS key"""
+"""One keyset page of account ids (the look-alike read asks for their events in chunks of ids:
+looking accounts up by id is far cheaper than sorting the remaining accounts once per page)."""
 
-EVENTS_OF = (
-    """UNWIND $ids AS id
+ACCOUNT_EVENTS = """UNWIND $ids AS id
 MATCH (c:Customer {customer_id: id})
-"""
-    + _EVENTS
-)
-"""The same event lists for the given accounts only."""
+OPTIONAL MATCH (c)-[:MADE]->(t:Transaction)
+WITH c, sum(t.amount) AS revenue,
+     collect(toString(t.ts) + ' ' + t.product_id) AS bought,
+     collect(CASE WHEN t.ts IS NOT NULL AND t.product_id IS NOT NULL THEN coalesce(t.amount, 0.0) END) AS spent
+OPTIONAL MATCH (c)-[:HAD]->(i:Interaction)
+WHERE i.kind = 'product_view' AND i.product_id IS NOT NULL
+WITH c, revenue, bought, spent, collect(toString(i.ts) + ' ' + i.product_id) AS viewed
+RETURN c.customer_id AS key, c.churn_risk AS churn_risk, revenue, bought, spent, viewed"""
+"""Purchases and product views of the given accounts, one row per account: ``bought`` and
+``viewed`` hold one ``"<ts> <product_id>"`` text per event (product-less lines left out),
+``spent`` the amounts aligned with ``bought``, ``revenue`` the net sum of every purchase line
+(refunds and product-less lines included).
+
+Why text: the client turns every returned value into a Python object, and that, not the
+engine, dominated the read (three values plus a list per purchase before; one value now).
+Timestamps are integers, so ``toString`` is exact on both engines; amounts stay numbers
+(FalkorDB's ``toString`` keeps only 6 decimals). Both collects of a ``WITH`` see the same rows
+in the same order and skip exactly the same (null) entries, so ``spent`` lines up with ``bought``.
+The foreign-key properties the loader keeps on event nodes (``product_id``: present only when
+the product exists) save one hop per event."""
+
+ACCEPTED_OFFERS = """MATCH (k:Touch)
+WHERE k.response = 'accepted' AND k.touch_id > $after
+WITH k ORDER BY k.touch_id LIMIT $limit
+OPTIONAL MATCH (c:Customer)-[:RECEIVED]->(k)
+OPTIONAL MATCH (k)-[:OF]->(m:Campaign)
+RETURN k.touch_id AS key, c.customer_id AS customer_id, m.offer_product_id AS product_id,
+       coalesce(k.responded_ts, k.sent_ts) AS ts
+ORDER BY key"""
+"""One keyset page of accepted campaign touches with the account and the offered product (null
+when the campaign offers none). Read over all touches at once: accepted ones are few, and
+walking every account's touches cost more than the whole scan."""
+
+ACCEPTED_OFFERS_OF = """UNWIND $ids AS id
+MATCH (c:Customer {customer_id: id})-[:RECEIVED]->(k:Touch)-[:OF]->(m:Campaign)
+WHERE k.response = 'accepted' AND m.offer_product_id IS NOT NULL
+RETURN c.customer_id AS customer_id, m.offer_product_id AS product_id, coalesce(k.responded_ts, k.sent_ts) AS ts"""
+"""Accepted offers (with a product) of the given accounts."""
 
 PRODUCT_AUDIENCE = """UNWIND $products AS pid
 MATCH (p:Product {product_id: pid})
@@ -124,11 +142,14 @@ RETURN count(s) AS deleted"""
 
 WRITE_SIMILAR = """UNWIND $rows AS r
 MATCH (a:Customer {customer_id: r.a})
-MATCH (b:Customer {customer_id: r.b})
-MERGE (a)-[s:SIMILAR_TO]->(b)
-SET s.score = r.score, s.shared = r.shared
+UNWIND range(0, size(r.b) - 1) AS i
+MATCH (b:Customer {customer_id: r.b[i]})
+CREATE (a)-[s:SIMILAR_TO {score: r.s[i], shared: r.n[i]}]->(b)
 RETURN count(s) AS written"""
-"""Write look-alike edges (``$rows``: ``[{a, b, score, shared}]``), one per ordered pair."""
+"""Create look-alike edges, one row per account: ``$rows`` is ``[{a, b: [other ids], s: [scores],
+n: [shared counts or null]}]`` (aligned lists). CREATE, not MERGE: the caller deletes the old
+edges first (:data:`CLEAR_SIMILAR`), and a row per account looks its id up once instead of
+once per edge; both cut the engine's work per edge."""
 
 # --- segments --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from analytics import pipeline
-from graph.errors import ConfigError, NotFoundError
+from graph.errors import ConfigError, GraphError, NotFoundError
 from loaders.generate import generate, load_truth
 from loaders.load import load_folder
 from queries import analytics_io as q
@@ -249,6 +249,63 @@ def test_expand_seed_excludes_the_seed_and_returns_the_size(g, truth, pairs, dat
         pipeline.expand_seed(g, [seeds[0], "ghost-1", "ghost-2"], size=5)
 
 
+@pytest.mark.parametrize("paging", [{}, {"page_size": 37, "chunk_size": 11, "read_ahead": 1},
+                                    {"page_size": 50, "chunk_size": 7, "read_ahead": 3}])
+def test_interaction_data_equals_the_csv_matrix_whatever_the_paging(g, data, truth, customers, revenue, paging) -> None:
+    W = _expected_matrix(data, truth)
+    timings: dict[str, float] = {}
+    m, accounts = pipeline.interaction_data(g, timings=timings, **paging)
+    assert set(timings) == {"read", "matrix"}
+    assert m.customer_ids.tolist() == W.index.tolist() and m.product_ids.tolist() == W.columns.tolist()
+    np.testing.assert_allclose(m.matrix.toarray(), W.to_numpy(), rtol=1e-12, atol=0)
+    assert sorted(accounts) == customers
+    got = pd.Series({c: a["revenue"] for c, a in accounts.items()}).reindex(customers)
+    np.testing.assert_allclose(got.to_numpy(), revenue.to_numpy(), rtol=1e-12, atol=1e-9)
+
+
+def test_build_reports_its_stages_and_a_failure_on_either_side_surfaces(g, pairs, monkeypatch) -> None:
+    out = pipeline.build_lookalikes(g, k=10, compare_networkx=25)
+    t = out.attrs["timings"]
+    assert {"read", "matrix", "compute", "delete", "write", "finish", "total", "vs_networkx"} <= set(t)
+    assert out.attrs["edges"] == len(out) == len(pairs)
+    pd.testing.assert_frame_equal(out, pairs)
+    vs = out.attrs["vs_networkx"]
+    assert 1 <= vs["sample_customers"] <= 25 and vs["candidate_pairs"] > 0
+    assert vs["max_abs_diff"] < 1e-12 and vs["top_k_score_match_exact"] == 1.0
+    assert vs["speedup"] == pytest.approx(vs["nx_seconds"] / vs["ours_seconds"])
+
+    class FailingWrites:  # the writer thread fails: the error reaches the caller, nothing hangs
+        engine = "falkordb"
+
+        def read(self, query, params=None):
+            return g.read(query, params)
+
+        def write(self, query, params=None):
+            if query == q.WRITE_SIMILAR:
+                raise GraphError("disk full")
+            return g.write(query, params)
+
+        def stream(self, query, params=None, **kw):
+            return g.stream(query, params, **kw)
+
+    with pytest.raises(GraphError, match="disk full"):
+        pipeline.build_lookalikes(FailingWrites(), k=10, batch_size=50)
+
+    real = pipeline.top_k_blocks
+
+    def failing_blocks(*args, **kwargs):  # the computation fails after one block was handed over
+        blocks = real(*args, **kwargs)
+        yield next(blocks)
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(pipeline, "top_k_blocks", failing_blocks)
+    with pytest.raises(MemoryError):
+        pipeline.build_lookalikes(g, k=10)
+    monkeypatch.undo()
+    pipeline.build_lookalikes(g, k=10)  # leave the module's state as the fixture built it
+    assert len(g.read(SIMILAR)) == len(pairs)
+
+
 # --- segments -------------------------------------------------------------------------------
 
 
@@ -381,3 +438,37 @@ def test_an_empty_graph_and_a_customer_without_events(graph) -> None:
     assert pipeline.lookalikes(graph, "solo-1") == []
     summary = pipeline.build_segments(graph)
     assert summary[["segment_id", "size"]].values.tolist() == [["seg-none", 1]]
+
+
+def test_events_read_hand_checked(graph) -> None:
+    """Purchases (one without a product, one refund, a product id with a space), views (other
+    interaction kinds ignored) and accepted offers (one campaign without an offer)."""
+    graph.write(
+        "CREATE (a:Customer {customer_id: 'a'}), (b:Customer {customer_id: 'b'}), (:Customer {customer_id: 'c'}),"
+        " (a)-[:MADE]->(:Transaction {transaction_id: 't1', product_id: 'p 1', ts: 1700000000, amount: 10.0}),"
+        " (a)-[:MADE]->(:Transaction {transaction_id: 't2', ts: 1700000100, amount: -4.0}),"
+        " (a)-[:MADE]->(:Transaction {transaction_id: 't3', product_id: 'q', ts: 1700000200, amount: -2.5}),"
+        " (b)-[:HAD]->(:Interaction {interaction_id: 'i1', kind: 'product_view', product_id: 'q', ts: 1700003600}),"
+        " (b)-[:HAD]->(:Interaction {interaction_id: 'i2', kind: 'visit', product_id: 'q', ts: 1700003600}),"
+        " (b)-[:RECEIVED]->(:Touch {touch_id: 'k1', response: 'accepted', sent_ts: 1700000000, responded_ts: 1700007200})"
+        "-[:OF]->(:Campaign {campaign_id: 'm1', offer_product_id: 'p 1'}),"
+        " (a)-[:RECEIVED]->(:Touch {touch_id: 'k2', response: 'accepted', sent_ts: 1700000000})-[:OF]->(:Campaign {campaign_id: 'm2'}),"
+        " (a)-[:RECEIVED]->(:Touch {touch_id: 'k3', response: 'rejected', sent_ts: 1700000000})"
+        "-[:OF]->(:Campaign {campaign_id: 'm3', offer_product_id: 'q'})"
+    )
+    ev = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "b"], "product_id": ["p 1", "q", "q", "p 1"],
+        "kind": ["purchase", "purchase", "view", "accept"],
+        "occurred_at": pd.to_datetime([1700000000, 1700000200, 1700003600, 1700007200], unit="s"),
+        "amount": [10.0, -2.5, np.nan, np.nan],
+    })
+    from analytics.similarity import interaction_matrix
+
+    want = interaction_matrix(ev)
+    m, accounts = pipeline.interaction_data(graph, page_size=1, chunk_size=1)
+    assert m.customer_ids.tolist() == ["a", "b"] and m.product_ids.tolist() == ["p 1", "q"]
+    np.testing.assert_allclose(m.matrix.toarray(), want.matrix.toarray(), rtol=1e-12)
+    assert accounts == {"a": {"revenue": 3.5, "churn_risk": None}, "b": {"revenue": 0.0, "churn_risk": None},
+                        "c": {"revenue": 0.0, "churn_risk": None}}
+    events, _ = pipeline._events_of(graph, ["b", "a", "c"])  # the neighbourhood read: same events
+    np.testing.assert_allclose(interaction_matrix(events).matrix.toarray(), want.matrix.toarray(), rtol=1e-12)

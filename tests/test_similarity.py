@@ -12,9 +12,11 @@ from scipy import sparse
 
 from analytics.similarity import (
     CustomerProductMatrix,
+    benchmark_vs_networkx,
     expand_audience,
     explain,
     interaction_matrix,
+    top_k_blocks,
     top_k_similar,
 )
 from graph.errors import C360Error, InputError
@@ -197,3 +199,66 @@ def test_best_sellers_do_not_make_candidates_but_count_in_exact_scores() -> None
         a = int(cid[1:])
         best = sorted((-round(exact[a, b], 9), f"c{b:02d}") for b in range(n) if b != a)[:3]
         assert list(group["other_id"]) == [o for _, o in best]
+
+
+# --- many candidates per customer: the histogram pre-selection must keep the exact order ------
+
+
+def _brute_top(D: np.ndarray, ids: list[str], k: int, metric: str) -> dict[str, list[tuple[str, float]]]:
+    B = (D > 0).astype(float)
+    if metric == "jaccard":
+        inter = B @ B.T
+        sizes = B.sum(axis=1)
+        S = inter / (sizes[:, None] + sizes[None, :] - inter)
+    else:
+        U = D / np.linalg.norm(D, axis=1, keepdims=True)
+        S = U @ U.T
+        inter = B @ B.T
+    S = np.round(np.clip(S, 0, 1), 12)
+    out = {}
+    for i, cid in enumerate(ids):
+        cands = [(-S[i, j], ids[j]) for j in range(len(ids)) if j != i and inter[i, j] > 0]
+        out[cid] = [(o, -s) for s, o in sorted(cands)[:k]]
+    return out
+
+
+@pytest.mark.parametrize("metric", ["cosine", "jaccard"])
+@pytest.mark.parametrize("binary", [True, False])
+def test_top_k_is_exact_with_hundreds_of_candidates_and_ties(metric, binary):
+    """400 customers over 12 products: ~399 candidates each and heavy ties (binary rows), so the
+    pre-selection runs in every block; the result must equal brute force, ties by other_id."""
+    rng = np.random.default_rng(5)
+    n, p, k = 400, 12, 6
+    D = (rng.random((n, p)) < 0.35) * (1.0 if binary else rng.integers(1, 9, (n, p)))
+    D[D.sum(axis=1) == 0, 0] = 1.0
+    ids = [f"c{i:03d}" for i in range(n)]
+    m = CustomerProductMatrix.from_matrix(sparse.csr_matrix(D), ids, [f"p{j:02d}" for j in range(p)])
+    out = top_k_similar(m, k=k, metric=metric, block_size=64, max_candidate_buyers=n)
+    want = _brute_top(D, ids, k, metric)
+    assert out.groupby("customer_id").size().eq(k).all()
+    for cid, grp in out.groupby("customer_id"):
+        assert grp["other_id"].tolist() == [o for o, _ in want[cid]], cid
+        assert grp["score"].tolist() == pytest.approx([s for _, s in want[cid]], abs=1e-12)
+    blocks = list(top_k_blocks(m, k=k, metric=metric, block_size=64, max_candidate_buyers=n))
+    assert len(blocks) == math.ceil(n / 64)
+    pd.testing.assert_frame_equal(pd.concat(blocks, ignore_index=True), out)
+
+
+def test_benchmark_vs_networkx_scores_the_same_pairs_within_a_budget():
+    m = _random_matrix(3, n=120, p=10, density=0.3)
+    out = benchmark_vs_networkx(m, sample=40, seed=1, k=5, max_pairs=400, full_seconds=2.0)
+    for key in ("customers", "sample_customers", "candidate_pairs", "ours_seconds", "nx_seconds", "speedup",
+                "est_nx_seconds_all", "max_abs_diff", "top_k_score_match", "speedup_exact",
+                "top_k_score_match_exact", "speedup_full"):
+        assert key in out, key
+    assert out["customers"] == 120 and 1 <= out["sample_customers"] < 40
+    B = (m.matrix.toarray() > 0).astype(int)
+    per_customer = ((B @ B.T) > 0).sum(axis=1) - 1
+    assert out["candidate_pairs"] <= 400 or out["sample_customers"] == 1
+    assert out["candidate_pairs"] >= out["sample_customers"] * per_customer.min()
+    assert out["max_abs_diff"] < 1e-12
+    assert out["top_k_score_match"] == 1.0 and out["top_k_score_match_exact"] == 1.0  # no best-sellers here
+    assert out["speedup"] == pytest.approx(out["nx_seconds"] / out["ours_seconds"])
+    assert out["speedup_full"] == pytest.approx(out["est_nx_seconds_all"] / 2.0)
+    one = benchmark_vs_networkx(m, sample=40, seed=1, k=5, max_pairs=1)
+    assert one["sample_customers"] == 1
