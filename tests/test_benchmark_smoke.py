@@ -35,7 +35,8 @@ def test_table_has_every_measurement(result) -> None:
         "generate data set", "load event rows overall", "identity resolution + schema", "load whole folder",
         "row-by-row MERGE baseline (transactions)", "batched load, same sample (transactions)",
         "batched vs row-by-row, same sample", "batched (full load) vs row-by-row",
-        "clv fit (BG/NBD + Gamma-Gamma + RFM, write-back)", "influence report", "look-alikes build", "segments build (Louvain)",
+        "clv fit (BG/NBD + Gamma-Gamma + RFM, write-back)", "influence report", "look-alikes build (top-20 for everyone)", "segments build (Louvain)",
+        "look-alikes vs nx.jaccard_coefficient, same pairs", "recommendations hit rate@10 / popularity", "peak memory, loader",
         "peak memory, this process", "peak memory, graph engine", "whole benchmark run", "HTTP API, mixed view/recommend",
     } | {f"{label} p{q}" for label in ("360 view", "recommendations (k=10)", "next best offer") for q in (50, 95, 99)}
     assert expected <= set(names), expected - set(names)
@@ -66,6 +67,9 @@ def test_numbers_are_sane(result) -> None:
     api = result.row("HTTP API, mixed view/recommend")
     assert api.value > 0 and "40 requests" in api.note and ", 0 errors" in api.note, api
     assert result.row("peak memory, this process").value > 50
+    assert 50 < result.row("peak memory, loader").value <= result.row("peak memory, this process").value
+    assert result.row("look-alikes vs nx.jaccard_coefficient, same pairs").value > 0
+    assert result.row("recommendations hit rate@10 / popularity").value > 0
     assert result.row("peak memory, graph engine").value > 0
     assert result.machine["cores"] and result.machine["memory_gb"] and result.machine["load_average_at_start"]
 
