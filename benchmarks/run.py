@@ -43,6 +43,7 @@ from benchmarks.machine import (
 )
 from benchmarks.stats import Latency, measure_latency
 from graph.backend import GraphBackend
+from graph.errors import GraphError
 
 __all__ = ["Size", "SIZES", "TARGETS", "Row", "BenchResult", "run_benchmark", "render_table", "write_results", "main"]
 
@@ -186,8 +187,20 @@ def _fresh_embedded_engine(fsync: str) -> Iterator[_Target]:
 
         yield _Target(open_graph, f"fresh embedded engine (temp home, appendfsync {fsync})", server.pid)
     finally:
+        if not embedded.status(home).running:
+            _keep_engine_log(home)
         embedded.stop(home)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _keep_engine_log(home: Path) -> None:
+    """The engine died during the run: keep its log (with any crash report) before the
+    temporary home is deleted, and say where it went."""
+    log = home / "redis.log"
+    if log.exists():
+        kept = Path(tempfile.gettempdir()) / f"c360bench-engine-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+        shutil.copy(log, kept)
+        print(f"the benchmark engine stopped during the run; its log is kept in {kept}", file=sys.stderr)
 
 
 @contextmanager
@@ -211,10 +224,14 @@ def _url_target(url: str) -> Iterator[_Target]:
 
 
 def _drop(graph: GraphBackend) -> None:
+    """Delete a benchmark graph; a dead engine must not cost the run its results table."""
     drop = getattr(graph, "drop", None)
-    if callable(drop):
-        drop()
-    graph.close()
+    try:
+        if callable(drop):
+            drop()
+        graph.close()
+    except GraphError as e:
+        print(f"could not drop the benchmark graph: {e}", file=sys.stderr)
 
 
 def _valid_customer_ids(folder: Path) -> list[str]:

@@ -85,3 +85,17 @@ def test_results_files_hold_the_same_table(result, tmp_path: Path) -> None:
     data = json.loads(js.read_text())
     assert [r["metric"] for r in data["rows"]] == [r.metric for r in result.rows]
     assert data["machine"]["cores"] == result.machine["cores"]
+
+
+def test_a_dead_engines_log_is_kept(tmp_path: Path, monkeypatch, capsys) -> None:
+    from benchmarks import run as bench
+
+    home, keep = tmp_path / "home", tmp_path / "keep"
+    home.mkdir()
+    keep.mkdir()
+    (home / "redis.log").write_text("=== REDIS BUG REPORT START ===\n")
+    monkeypatch.setattr(bench.tempfile, "gettempdir", lambda: str(keep))
+    bench._keep_engine_log(home)
+    kept = list(keep.glob("c360bench-engine-*.log"))
+    assert len(kept) == 1 and "BUG REPORT" in kept[0].read_text()
+    assert str(kept[0]) in capsys.readouterr().err
