@@ -359,23 +359,48 @@ def top_k_blocks(
     else:
         XT, BT = X.T.tocsr(), B.T.tocsr()
     rows = np.arange(m.shape[0]) if customers is None else np.unique(m.rows(customers))
+    every: tuple[sparse.csr_matrix, sparse.csr_matrix] | None = None
     for start in range(0, len(rows), block_size):
         block = rows[start : start + block_size]
-        local, c, s, sh = _block_candidates(X, B, XT, BT, sizes, block, metric, k)
-        if not popular.any() and min_score > 0:
-            ok = np.flatnonzero(s >= min_score)
-            local, c, s, sh = local[ok], c[ok], s[ok], (None if sh is None else sh[ok])
+        if not popular.any():
+            local, c, s, sh = _exact_top(X, B, XT, BT, sizes, block, metric, k, min_score)
+            yield _pairs_frame(m, block[local], c, s, sh)
+            continue
+        local, c, s, _ = _block_candidates(X, B, XT, BT, sizes, block, metric, k)
         sel = _top_per_row(local, c, s, k)
         local, c = local[sel], c[sel]
-        if popular.any():  # chosen on the niche products; reported over all of them, re-ranked
-            s, sh = _exact_scores(X, B, sizes, block[local], c, metric)
-            ok = np.flatnonzero(s >= min_score)
-            sel = ok[_top_per_row(local[ok], c[ok], s[ok], k)]
-            local, c, s, sh = local[sel], c[sel], s[sel], sh[sel]
-        else:
-            s = s[sel]
-            sh = sh[sel] if sh is not None else _shared_counts(B, block[local], c)
+        # chosen on the niche products; reported over all of them, re-ranked
+        s, sh = _exact_scores(X, B, sizes, block[local], c, metric)
+        ok = np.flatnonzero(s >= min_score)
+        sel = ok[_top_per_row(local[ok], c[ok], s[ok], k)]
+        local, c, s, sh = local[sel], c[sel], s[sel], sh[sel]
+        short = np.flatnonzero(np.bincount(local, minlength=len(block)) < k)
+        if len(short):  # too few niche candidates (e.g. only best-sellers bought): exact for those
+            if every is None:
+                every = (X.T.tocsr(), B.T.tocsr())
+            l2, c2, s2, sh2 = _exact_top(X, B, every[0], every[1], sizes, block[short], metric, k, min_score)
+            keep = ~np.isin(local, short)
+            local = np.concatenate([local[keep], short[l2]])
+            c, s, sh = np.concatenate([c[keep], c2]), np.concatenate([s[keep], s2]), np.concatenate([sh[keep], sh2])
+            order = np.argsort(local, kind="stable")
+            local, c, s, sh = local[order], c[order], s[order], sh[order]
         yield _pairs_frame(m, block[local], c, s, sh)
+
+
+def _exact_top(
+    X: sparse.csr_matrix, B: sparse.csr_matrix, XT: sparse.csr_matrix, BT: sparse.csr_matrix,
+    sizes: np.ndarray, rows: np.ndarray, metric: str, k: int, min_score: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Top ``k`` of ``rows`` over the candidates ``XT``/``BT`` allow, scores as computed:
+    ``(local row, other, score, shared)`` ordered by local row, then rank."""
+    local, c, s, sh = _block_candidates(X, B, XT, BT, sizes, rows, metric, k)
+    if min_score > 0:
+        ok = np.flatnonzero(s >= min_score)
+        local, c, s, sh = local[ok], c[ok], s[ok], (None if sh is None else sh[ok])
+    sel = _top_per_row(local, c, s, k)
+    local, c, s = local[sel], c[sel], s[sel]
+    sh = sh[sel] if sh is not None else _shared_counts(B, rows[local], c)
+    return local, c, s, sh
 
 
 def explain(m: CustomerProductMatrix, a: str, b: str, *, top: int = 5) -> list[str]:

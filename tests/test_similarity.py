@@ -262,3 +262,34 @@ def test_benchmark_vs_networkx_scores_the_same_pairs_within_a_budget():
     assert out["speedup_full"] == pytest.approx(out["est_nx_seconds_all"] / 2.0)
     one = benchmark_vs_networkx(m, sample=40, seed=1, k=5, max_pairs=1)
     assert one["sample_customers"] == 1
+
+
+@pytest.mark.parametrize("metric", ["cosine", "jaccard"])
+def test_customers_short_of_niche_candidates_get_the_exact_top_k(metric):
+    """Accounts that bought only best-sellers (no niche candidate at all), or whose niche peers
+    are fewer than k, must not be left without look-alikes: they get the exact top k."""
+    rng = np.random.default_rng(3)
+    n, p, k = 80, 14, 4
+    D = np.zeros((n, p))
+    D[:, 0] = rng.integers(1, 5, n)  # best-seller: everyone
+    D[rng.random(n) < 0.6, 1] = 2.0  # second best-seller
+    for i in range(10, n):
+        D[i, 2 + i % 12] = rng.integers(1, 5)  # niche tastes, 5-6 accounts each
+    D[:, 13] = 0.0
+    D[70:73, 2:13] = 0.0
+    D[70:72, 13] = 3.0  # a niche product only two accounts share: fewer than k niche peers
+    ids = [f"c{i:03d}" for i in range(n)]
+    m = CustomerProductMatrix.from_matrix(sparse.csr_matrix(D), ids, [f"p{j:02d}" for j in range(p)])
+    out = top_k_similar(m, k=k, metric=metric, max_candidate_buyers=40)
+    want = _brute_top(D, ids, k, metric)
+    assert out.groupby("customer_id").size().eq(k).all() and out["customer_id"].nunique() == n
+    B = D > 0
+    niche = B[:, B.sum(axis=0) <= 40].astype(int)
+    peers = ((niche @ niche.T) > 0).sum(axis=1) - (niche.sum(axis=1) > 0)
+    short = [ids[i] for i in np.flatnonzero(peers < k)]
+    assert {"c000", "c070", "c072"} <= set(short) and len(short) < n  # only best-sellers, or one niche peer
+    for cid in short:
+        grp = out[out["customer_id"] == cid]
+        assert grp["other_id"].tolist() == [o for o, _ in want[cid]], cid
+        assert grp["score"].tolist() == pytest.approx([s for _, s in want[cid]], abs=1e-12)
+    assert (out["customer_id"].to_numpy()[1:] >= out["customer_id"].to_numpy()[:-1]).all()  # customer order kept
