@@ -166,7 +166,10 @@ def start(home: Path, *, fsync: str = "always", timeout: float = 30.0) -> Embedd
         "--pidfile", str(pidfile),
         "--logfile", str(log),
         "--protected-mode", "yes",
-        "--loadmodule", get_falkordb_module(),
+        # One OpenMP thread per query: the engine segfaulted inside GraphBLAS's OpenMP matrix
+        # product when two large traversals ran at once (a 100k-customer benchmark, twice in three
+        # runs); query-level parallelism (THREAD_COUNT) is kept.
+        "--loadmodule", get_falkordb_module(), "OMP_THREAD_COUNT", "1",
     ]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
