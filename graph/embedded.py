@@ -166,10 +166,7 @@ def start(home: Path, *, fsync: str = "always", timeout: float = 30.0) -> Embedd
         "--pidfile", str(pidfile),
         "--logfile", str(log),
         "--protected-mode", "yes",
-        # One OpenMP thread per query: the engine segfaulted inside GraphBLAS's OpenMP matrix
-        # product when two large traversals ran at once (a 100k-customer benchmark, twice in three
-        # runs); query-level parallelism (THREAD_COUNT) is kept.
-        "--loadmodule", get_falkordb_module(), "OMP_THREAD_COUNT", "1",
+        "--loadmodule", get_falkordb_module(),
     ]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)

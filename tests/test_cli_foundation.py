@@ -128,15 +128,6 @@ def test_engine_needs_its_password_and_has_no_tcp_port(server) -> None:
     assert oct((server.home / "password").stat().st_mode & 0o777) == "0o600"
 
 
-def test_engine_runs_one_openmp_thread_per_query(server) -> None:
-    """Guards against the GraphBLAS segfault seen with two large traversals at once."""
-    import redis
-
-    client = redis.Redis(unix_socket_path=str(server.socket), password=server.password)
-    name, value = client.execute_command("GRAPH.CONFIG", "GET", "OMP_THREAD_COUNT")
-    assert name in (b"OMP_THREAD_COUNT", "OMP_THREAD_COUNT") and int(value) == 1
-
-
 def test_every_command_has_help() -> None:
     root = typer.main.get_command(app)
 
