@@ -307,7 +307,8 @@ def top_k_similar(
         customers candidates nor rank them (default ``max(1000, 1% of customers)``).
         Best-sellers say little about taste and make the work grow with the square of their
         buyers; they still count in the reported ``score`` and ``shared``, which are exact.
-        Below the threshold (all of a small data set) the result is the exact top ``k``.
+        Below the threshold (all of a small data set) the result is the exact top ``k``; so it
+        is for a customer left with fewer than ``k`` candidates by the threshold.
 
     Returns
     -------

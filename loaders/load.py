@@ -233,7 +233,8 @@ def _write(graph: GraphBackend, spec: FileSpec, checked: Validated) -> None:
     keys = props[key]
     present = {r["id"] for r in graph.read(KEY_LOOKUP[label], {"ids": keys.tolist()})}
     is_old = keys.isin(present).to_numpy() if present else None
-    new = _create_rows(spec.name, checked if is_old is None else replace(checked, props=props[~is_old]))
+    new_props = props if is_old is None else props[~is_old]
+    new = _create_rows(spec.name, replace(checked, props=new_props))
     old = replace(checked, props=props[is_old]).records if is_old is not None else []
     if new:
         statement = CREATE_NEW_EXTRAS if len(new[0]) > len(STORED_COLUMNS[spec.name]) else CREATE_NEW
@@ -243,7 +244,7 @@ def _write(graph: GraphBackend, spec: FileSpec, checked: Validated) -> None:
             if "constraint" not in str(e).lower():
                 raise
             # another writer created some of these keys meanwhile: upsert instead
-            old += replace(checked, props=props[~is_old] if is_old is not None else props).records
+            old += replace(checked, props=new_props).records
     if old:
         graph.write(UPSERT[spec.name], {"rows": old})
 
