@@ -15,7 +15,7 @@ app = typer.Typer(help="Manage the embedded FalkorDB engine (data in $C360_HOME,
 def start() -> None:
     """Start the embedded engine, or report the one already running."""
     settings = load_settings()
-    server = embedded.start(settings.home, fsync=settings.fsync)
+    server = embedded.start(settings.home, fsync=settings.fsync, omp_threads=settings.omp_threads)
     console.print(f"embedded engine running (pid {server.pid}) in {server.home}, socket {server.socket.name}, fsync {settings.fsync}")
 
 

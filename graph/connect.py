@@ -23,7 +23,7 @@ def connect(url: str | None = None, *, graph_name: str | None = None, settings: 
         from graph import embedded
         from graph.falkor import FalkorBackend
 
-        server = embedded.start(settings.home, fsync=settings.fsync)
+        server = embedded.start(settings.home, fsync=settings.fsync, omp_threads=settings.omp_threads)
         return FalkorBackend.connect(
             unix_socket_path=str(server.socket),
             password=server.password,

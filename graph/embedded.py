@@ -129,7 +129,7 @@ def status(home: Path) -> ServerStatus:
     return ServerStatus(running=pid is not None, home=Path(home).resolve(), pid=pid, socket=socket, data_bytes=size)
 
 
-def start(home: Path, *, fsync: str = "always", timeout: float = 30.0) -> EmbeddedServer:
+def start(home: Path, *, fsync: str = "always", omp_threads: int = 1, timeout: float = 30.0) -> EmbeddedServer:
     """Start the engine for ``home`` or return the one already running there.
 
     Waits until the data set (append-only file) is loaded, so the first query sees all data.
@@ -166,7 +166,7 @@ def start(home: Path, *, fsync: str = "always", timeout: float = 30.0) -> Embedd
         "--pidfile", str(pidfile),
         "--logfile", str(log),
         "--protected-mode", "yes",
-        "--loadmodule", get_falkordb_module(),
+        "--loadmodule", get_falkordb_module(), "OMP_THREAD_COUNT", str(int(omp_threads)),
     ]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)

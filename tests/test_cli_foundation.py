@@ -128,6 +128,23 @@ def test_engine_needs_its_password_and_has_no_tcp_port(server) -> None:
     assert oct((server.home / "password").stat().st_mode & 0o777) == "0o600"
 
 
+def test_engine_runs_the_configured_openmp_threads(server) -> None:
+    """One OpenMP thread per query by default: two spin-waiting on a 2-core machine doubled the
+    engine's CPU per bulk write while the loader kept the other core busy."""
+    import redis
+
+    from graph.config import load_settings
+    from graph.errors import ConfigError
+
+    client = redis.Redis(unix_socket_path=str(server.socket), password=server.password)
+    name, value = client.execute_command("GRAPH.CONFIG", "GET", "OMP_THREAD_COUNT")
+    assert name in (b"OMP_THREAD_COUNT", "OMP_THREAD_COUNT") and int(value) == load_settings({}).omp_threads == 1
+    assert load_settings({"C360_ENGINE_OMP_THREADS": "2"}).omp_threads == 2
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ConfigError, match="C360_ENGINE_OMP_THREADS"):
+            load_settings({"C360_ENGINE_OMP_THREADS": bad})
+
+
 def test_every_command_has_help() -> None:
     root = typer.main.get_command(app)
 
