@@ -130,27 +130,33 @@ def _csv_chunks(src: SourceFile, size: int) -> Iterator[Chunk]:
         bad: list[tuple[int, list[str], str]] = []
         while True:
             try:
-                cells = next(reader)
-            except StopIteration:
+                for cells in reader:
+                    if not cells:
+                        continue  # a blank line holds no data
+                    row_no += 1
+                    joined = "".join(cells)
+                    if len(cells) == width and len(joined) <= MAX_FIELD_BYTES and joined.isascii() and "\x00" not in joined:
+                        good.append(cells)  # the common case, checked in one pass
+                        numbers.append(row_no)
+                    else:
+                        problem = _cell_problem(cells)
+                        if problem is None and len(cells) != width:
+                            problem = f"expected {width} fields, found {len(cells)}"
+                        if problem:
+                            bad.append((row_no, cells, problem))
+                        else:
+                            good.append(cells)
+                            numbers.append(row_no)
+                    if len(good) + len(bad) >= size:
+                        yield _chunk(src.header, good, numbers, bad, raw.tell())
+                        good, numbers, bad = [], [], []
                 break
             except csv.Error as e:
                 row_no += 1
                 bad.append((row_no, [], f"unreadable CSV row: {e}"))
-                continue
-            if not cells:
-                continue  # a blank line holds no data
-            row_no += 1
-            problem = _cell_problem(cells)
-            if problem is None and len(cells) != width:
-                problem = f"expected {width} fields, found {len(cells)}"
-            if problem:
-                bad.append((row_no, cells, problem))
-            else:
-                good.append(cells)
-                numbers.append(row_no)
-            if len(good) + len(bad) >= size:
-                yield _chunk(src.header, good, numbers, bad, raw.tell())
-                good, numbers, bad = [], [], []
+                if len(good) + len(bad) >= size:
+                    yield _chunk(src.header, good, numbers, bad, raw.tell())
+                    good, numbers, bad = [], [], []
         if good or bad:
             yield _chunk(src.header, good, numbers, bad, src.size_bytes)
 
