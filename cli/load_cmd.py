@@ -26,7 +26,8 @@ def _summary_rows(report: LoadReport) -> list[dict]:
 
 def _print_report(report: LoadReport, fmt: Format) -> None:
     if fmt is Format.json:
-        print(to_json({**report.as_dict()["files"], "_identity": report.as_dict()["identity"], "_seconds": round(report.seconds, 3)}))
+        print(to_json({**report.as_dict()["files"], "_identity": report.as_dict()["identity"],
+                       "_seconds": round(report.seconds, 3), "_mode": report.mode}))
         return
     render_rows(_summary_rows(report), fmt, title=f"Loaded {report.folder}")
     if fmt is Format.table:
@@ -38,10 +39,13 @@ def _print_report(report: LoadReport, fmt: Format) -> None:
             )
         if any(s.rejected for s in report.files.values()):
             console.print(f"rejected rows, with reasons, are in {report.report_dir}")
-        console.print(f"done in {report.seconds:.1f}s")
+        how = "the engine's bulk build (the graph was empty)" if report.mode == "bulk" else "batched Cypher"
+        console.print(f"done in {report.seconds:.1f}s, written by {how}")
 
 
-def _run_load(ctx: typer.Context, folder: Path, batch_size: int, report_dir: Path | None, fmt: Format) -> LoadReport:
+def _run_load(
+    ctx: typer.Context, folder: Path, batch_size: int, report_dir: Path | None, fmt: Format, bulk: bool | None = None
+) -> LoadReport:
     graph = open_graph(ctx)
     show = fmt is Format.table and console.is_terminal
     with Progress(
@@ -55,7 +59,7 @@ def _run_load(ctx: typer.Context, folder: Path, batch_size: int, report_dir: Pat
                 tasks[name] = bar.add_task(name, total=total)
             bar.update(tasks[name], completed=done, description=f"{name} ({rows:,} rows)")
 
-        return load_folder(graph, folder, batch_size=batch_size, report_dir=report_dir, progress=progress)
+        return load_folder(graph, folder, batch_size=batch_size, report_dir=report_dir, progress=progress, bulk=bulk)
 
 
 def load(
@@ -64,9 +68,14 @@ def load(
     batch_size: int = typer.Option(5000, "--batch-size", "-b", min=1, help="Rows per write."),
     report_dir: Path = typer.Option(None, "--report-dir", help="Where summary.json and <file>.rejects.csv go (default FOLDER/load-report)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json (json: one object keyed by file)."),
+    bulk: bool = typer.Option(
+        None, "--bulk/--no-bulk",
+        help="Default: an empty FalkorDB graph is built with the engine's bulk loader, any other with batched "
+             "Cypher. --bulk insists (error if the graph holds data); --no-bulk always uses Cypher.",
+    ),
 ) -> None:
     """Load a folder of departmental files into the graph and resolve identities."""
-    _print_report(_run_load(ctx, folder, batch_size, report_dir, fmt), fmt)
+    _print_report(_run_load(ctx, folder, batch_size, report_dir, fmt, bulk), fmt)
 
 
 def generate(

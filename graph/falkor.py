@@ -108,6 +108,14 @@ class FalkorBackend:
             lambda q, p: self._run(q, p, read_only=True), query, params, key=key, page_size=page_size, after=after
         )
 
+    def sibling(self, graph_name: str) -> "FalkorBackend":
+        """A backend on another graph of the same server, sharing this one's client."""
+        return FalkorBackend(self._client, graph_name, description=self.description)
+
+    def forget_schema(self) -> None:
+        """Drop the client's cached label and property names (the graph under this name was replaced)."""
+        self._graph = self._client.select_graph(self.graph_name)
+
     def execute_command(self, *args: Any) -> Any:
         """Send a raw FalkorDB command (``GRAPH.CONSTRAINT`` ...); only our fixed commands use it."""
         import redis

@@ -5,6 +5,7 @@ Labels and keys come from the fixed table :data:`NODE_KEYS`, never from user inp
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from graph.backend import GraphBackend
@@ -20,6 +21,9 @@ __all__ = [
     "NEO4J_INDEXES",
     "apply_schema",
     "describe_schema",
+    "wait_for_indexes",
+    "FALKORDB_INDEX_STATUS",
+    "FALKORDB_CONSTRAINT_STATUS",
 ]
 
 NODE_KEYS: dict[str, str] = {
@@ -45,6 +49,8 @@ FALKORDB_INDEXES: dict[tuple[str, str], str] = {
     for label, prop in [*NODE_KEYS.items(), *EXTRA_INDEXES.items()]
 }
 FALKORDB_LIST_INDEXES = "CALL db.indexes() YIELD label, properties RETURN label, properties"
+FALKORDB_INDEX_STATUS = "CALL db.indexes() YIELD label, status RETURN label, status"
+FALKORDB_CONSTRAINT_STATUS = "CALL db.constraints() YIELD label, status RETURN label, status"
 FALKORDB_LIST_CONSTRAINTS = (
     "CALL db.constraints() YIELD type, label, properties, status RETURN type, label, properties, status"
 )
@@ -92,6 +98,25 @@ def _apply_falkordb(graph: Any) -> list[str]:
                 raise
         created.append(f"unique {label}.{prop}")
     return created
+
+
+def wait_for_indexes(graph: GraphBackend, *, timeout: float = 3600.0, poll: float = 0.2) -> None:
+    """Wait until FalkorDB has built every index and checked every uniqueness rule.
+
+    Indexes created over existing nodes fill in the background; until then queries scan
+    labels, so a bulk load waits here before it hands the graph over.
+    """
+    if graph.engine != "falkordb":
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [r["label"] for r in graph.read(FALKORDB_INDEX_STATUS) if r["status"] != "OPERATIONAL"]
+        pending += [r["label"] for r in graph.read(FALKORDB_CONSTRAINT_STATUS) if r["status"] == "UNDER CONSTRUCTION"]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise GraphError(f"indexes still being built after {timeout:.0f} s: {', '.join(sorted(set(pending)))}")
+        time.sleep(poll)
 
 
 def describe_schema(graph: GraphBackend) -> list[dict[str, Any]]:

@@ -12,13 +12,16 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from graph.backend import GraphBackend
 from graph.errors import GraphError, InputError
 from graph.schema import apply_schema
+from loaders.bulk import BulkSink, TargetTaken, bulk_possible
 from loaders.contract import CONTRACT, INFLUENCE_TYPES, LOAD_ORDER, STORED_COLUMNS, FileSpec
 from loaders.identity import IdentityReport, resolve_identities
 from loaders.reader import SourceFile, open_source
@@ -26,6 +29,11 @@ from loaders.validate import DuplicateTracker, Validated, reject_columns, valida
 from queries.load import CREATE_NEW, CREATE_NEW_EXTRAS, KEY_LOOKUP, KEY_OF_FILE, REFERRAL_UPSERT, UPSERT
 
 __all__ = ["FileSummary", "LoadReport", "load_folder", "find_files", "Progress"]
+
+Stager = Callable[[FileSpec, Validated], Callable[[], None]]
+"""Prepares one validated batch and returns the call that writes it, run on the writer thread:
+batched Cypher (:func:`_write`) or the bulk build (:meth:`BulkSink.stage`, which encodes
+before it returns, so the writer thread only waits on the engine)."""
 
 Progress = Callable[[str, int, int, int], None]
 """Called as ``progress(file_name, rows_done, bytes_done, bytes_total)`` after every batch."""
@@ -55,6 +63,8 @@ class LoadReport:
     identity: IdentityReport | None = None
     seconds: float = 0.0
     report_dir: str | None = None
+    mode: str = "cypher"  # or "bulk": the engine's bulk build of an empty graph
+    finish_seconds: float = 0.0  # bulk only: last send, rename, and index build
 
     def as_dict(self) -> dict:
         """A JSON-ready dict keyed by file name (plus ``identity`` and ``seconds``)."""
@@ -64,6 +74,8 @@ class LoadReport:
             "identity": asdict(self.identity) if self.identity else None,
             "seconds": round(self.seconds, 3),
             "report_dir": self.report_dir,
+            "mode": self.mode,
+            "finish_seconds": round(self.finish_seconds, 3),
         }
 
 
@@ -97,20 +109,30 @@ class _References:
     def __init__(self, graph: GraphBackend) -> None:
         self.graph = graph
         self.known: dict[str, set[str]] = {name: set() for name in CONTRACT}
+        self._index: dict[str, pd.Index] = {}  # a hashed copy of ``known``, rebuilt after it grows
 
     def add(self, file: str, ids: list[str]) -> None:
         self.known[file].update(ids)
+        self._index.pop(file, None)
+
+    def _found(self, file: str, ids: pd.Series) -> np.ndarray:
+        index = self._index.get(file)
+        if index is None:
+            index = self._index[file] = pd.Index(list(self.known[file]), dtype=object)
+        return index.get_indexer(pd.Index(ids.to_numpy(dtype=object), dtype=object)) >= 0  # no Arrow round trip
 
     def exists(self, file: str, ids: pd.Series) -> pd.Series:
-        known = self.known[file]
-        wanted = ids[ids != ""]
-        unknown = sorted(set(wanted[~wanted.isin(known)]))
-        label = _LABEL_OF_FILE[file]
-        for start in range(0, len(unknown), 5_000):
-            batch = unknown[start : start + 5_000]
-            rows = self.graph.read(KEY_LOOKUP[label], {"ids": batch})
-            known.update(r["id"] for r in rows)
-        return ids.isin(known) | (ids == "")
+        blank = (ids == "").to_numpy()
+        found = self._found(file, ids) | blank
+        if not found.all():
+            unknown = sorted(set(ids[~found].tolist()))
+            label = _LABEL_OF_FILE[file]
+            for start in range(0, len(unknown), 5_000):
+                batch = unknown[start : start + 5_000]
+                rows = self.graph.read(KEY_LOOKUP[label], {"ids": batch})
+                self.add(file, [r["id"] for r in rows])
+            found = self._found(file, ids) | blank
+        return pd.Series(found, index=ids.index)
 
 
 def load_folder(
@@ -121,8 +143,14 @@ def load_folder(
     report_dir: Path | str | None = None,
     progress: Progress | None = None,
     resolve: bool = True,
+    bulk: bool | None = None,
 ) -> LoadReport:
-    """Load every contract file in ``folder``; see the module docstring for the guarantees."""
+    """Load every contract file in ``folder``; see the module docstring for the guarantees.
+
+    ``bulk``: None builds an empty FalkorDB graph with the engine's bulk loader and loads
+    into a filled graph (or Neo4j) with batched Cypher; True insists on the bulk build (an
+    error if it cannot be used); False always uses Cypher.
+    """
     if batch_size < 1:
         raise InputError("batch size must be at least 1")
     started = time.perf_counter()
@@ -137,11 +165,25 @@ def load_folder(
     except OSError as e:
         raise InputError(f"cannot write the load report in {out_dir} ({e.strerror}); choose one with --report-dir") from e
     apply_schema(graph)
-    report = LoadReport(folder=str(folder), report_dir=str(out_dir))
+    sink = _bulk_sink(graph, bulk)
+    stage: Stager = sink.stage if sink else partial(partial, _write, graph)
+    report = LoadReport(folder=str(folder), report_dir=str(out_dir), mode="bulk" if sink else "cypher")
     refs = _References(graph)
-    for name in LOAD_ORDER:
-        if name in sources:
-            report.files[name] = _load_file(graph, CONTRACT[name], sources[name], refs, out_dir, batch_size, progress)
+    try:
+        for name in LOAD_ORDER:
+            if name in sources:
+                report.files[name] = _load_file(stage, CONTRACT[name], sources[name], refs, out_dir, batch_size, progress)
+        if sink:
+            sink.finish()
+            report.finish_seconds = sink.finish_seconds
+    except TargetTaken:
+        assert sink is not None
+        sink.abandon()
+        return load_folder(graph, folder, batch_size=batch_size, report_dir=out_dir, progress=progress, resolve=resolve, bulk=False)
+    except BaseException:
+        if sink:
+            sink.abandon()
+        raise
     if resolve:
         report.identity = resolve_identities(graph, batch_size=batch_size)
     report.seconds = time.perf_counter() - started
@@ -149,8 +191,19 @@ def load_folder(
     return report
 
 
+def _bulk_sink(graph: GraphBackend, bulk: bool | None) -> BulkSink | None:
+    if bulk is False:
+        return None
+    why_not = bulk_possible(graph)
+    if why_not is None:
+        return BulkSink(graph)
+    if bulk:
+        raise InputError(f"cannot bulk-load: {why_not}")
+    return None
+
+
 def _load_file(
-    graph: GraphBackend,
+    stage: Stager,
     spec: FileSpec,
     src: SourceFile,
     refs: _References,
@@ -193,9 +246,9 @@ def _load_file(
                     wrote_header = True
                 summary.rejected += len(rejects)
                 summary.duplicates += checked.duplicates
+                job = stage(spec, checked)
                 settle()
-                kept = len(checked.props)
-                pending = (writer.submit(_write, graph, spec, checked), kept, summary.read, chunk.bytes_read)
+                pending = (writer.submit(job), len(checked.props), summary.read, chunk.bytes_read)
                 if spec.label is not None and spec.name != "preferences":
                     refs.add(spec.name, checked.props[spec.key[0]].tolist())
             settle()

@@ -22,6 +22,8 @@ __all__ = [
     "KEY_OF_FILE",
     "REFERRAL_UPSERT",
     "ROW_BY_ROW_TRANSACTION",
+    "NODE_PLAN",
+    "GRAPH_IS_EMPTY",
 ]
 
 _LINK = (
@@ -33,7 +35,7 @@ _CHANNEL = ("Channel", "channel_id", "channel_id", "VIA")
 _PRODUCT = ("Product", "product_id", "product_id", "ABOUT")
 _TOUCH_CAMPAIGN = "MATCH (k:Campaign {campaign_id: r.campaign_id})\n"
 
-_NODES: dict[str, tuple[str, str, str | None, tuple[tuple[str, str, str, str], ...]]] = {
+NODE_PLAN: dict[str, tuple[str, str, str | None, tuple[tuple[str, str, str, str], ...]]] = {
     # file: (label, key, relationship from the customer, optional links (label, key, column, type))
     "channels": ("Channel", "channel_id", None, ()),
     "products": ("Product", "product_id", None, ()),
@@ -50,11 +52,15 @@ _NODES: dict[str, tuple[str, str, str | None, tuple[tuple[str, str, str, str], .
     )),
     "preferences": ("Preference", "preference_id", "HAS_PREFERENCE", ()),
 }
+"""What each file's row becomes: its node, the edge from its customer, and optional links.
+The statements below are built from it, and so is the engine's bulk build
+(:mod:`loaders.bulk`), so both write the same graph. Touches also link to their campaign
+(mandatory, ``OF``)."""
 
 
 def _statement(file: str, verb: str) -> str:
     """One file's repeatable batched upsert of row maps (``verb`` MERGE)."""
-    label, key, edge, links = _NODES[file]
+    label, key, edge, links = NODE_PLAN[file]
     lines = ["UNWIND $rows AS r"]
     if edge:
         lines.append("MATCH (c:Customer {customer_id: r.customer_id})")
@@ -77,7 +83,7 @@ def _create(file: str, extras: bool) -> str:
     Properties are written inline in the CREATE, which the engines apply far faster than a
     ``SET n += map`` afterwards; ``extras`` adds the map of extra input columns (last item).
     """
-    label, _key, edge, links = _NODES[file]
+    label, _key, edge, links = NODE_PLAN[file]
     cols = STORED_COLUMNS[file]
     at = {c: f"r[{i}]" for i, c in enumerate(cols)}
     lines = ["UNWIND $rows AS r"]
@@ -102,16 +108,16 @@ def _create(file: str, extras: bool) -> str:
     return "\n".join(lines)
 
 
-UPSERT: dict[str, str] = {file: _statement(file, "MERGE") for file in _NODES}
+UPSERT: dict[str, str] = {file: _statement(file, "MERGE") for file in NODE_PLAN}
 """Contract file -> its repeatable batched upsert of row maps (referrals are split by kind, below)."""
 
-CREATE_NEW: dict[str, str] = {file: _create(file, extras=False) for file in _NODES}
+CREATE_NEW: dict[str, str] = {file: _create(file, extras=False) for file in NODE_PLAN}
 """Contract file -> the faster write for rows whose key is not in the graph yet (rows as lists)."""
 
-CREATE_NEW_EXTRAS: dict[str, str] = {file: _create(file, extras=True) for file in _NODES}
+CREATE_NEW_EXTRAS: dict[str, str] = {file: _create(file, extras=True) for file in NODE_PLAN}
 """The same, for files with extra columns: each row list ends with a map of those columns."""
 
-KEY_OF_FILE: dict[str, tuple[str, str]] = {file: (v[0], v[1]) for file, v in _NODES.items()}
+KEY_OF_FILE: dict[str, tuple[str, str]] = {file: (v[0], v[1]) for file, v in NODE_PLAN.items()}
 """Contract file -> (label, key property) of the nodes its rows become."""
 
 KEY_LOOKUP: dict[str, str] = {
@@ -142,3 +148,7 @@ ROW_BY_ROW_TRANSACTION = (
 )
 """The usual one-statement-per-row loop, kept only as the benchmark's baseline: it writes the
 same node and edges as the batched load of a transaction row."""
+
+
+GRAPH_IS_EMPTY = "MATCH (n) RETURN count(n) AS nodes"
+"""How many nodes the graph holds: the bulk build is only for an empty graph."""

@@ -23,6 +23,8 @@ ENGINE_ONLY: dict[str, str] = {
     "graph.schema.FALKORDB_INDEXES": "falkordb",
     "graph.schema.FALKORDB_LIST_INDEXES": "falkordb",
     "graph.schema.FALKORDB_LIST_CONSTRAINTS": "falkordb",
+    "graph.schema.FALKORDB_INDEX_STATUS": "falkordb",
+    "graph.schema.FALKORDB_CONSTRAINT_STATUS": "falkordb",
     **{
         f"queries.analytics_io.{name}": "neo4j"  # Neo4j Graph Data Science, behind --engine gds
         for name in (

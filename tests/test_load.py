@@ -34,8 +34,15 @@ def _valid_rows(folder: Path, name: str) -> pd.DataFrame:
     return df.drop_duplicates()
 
 
-def test_counts_reconcile_and_match_files(graph, dataset: Path) -> None:
-    report = load_folder(graph, dataset, batch_size=257, report_dir=dataset / "r1")
+MODES = pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "cypher"])
+"""First loads run both ways: the engine's bulk build (the default into an empty FalkorDB graph)
+and batched Cypher (Neo4j, and FalkorDB graphs that already hold data)."""
+
+
+@MODES
+def test_counts_reconcile_and_match_files(graph, dataset: Path, bulk: bool) -> None:
+    report = load_folder(graph, dataset, batch_size=257, report_dir=dataset / "r1", bulk=bulk)
+    assert report.mode == ("bulk" if bulk else "cypher")
     truth = load_truth(dataset)
     for name, summary in report.files.items():
         raw = read_csv(dataset / f"{name}.csv")
@@ -59,8 +66,9 @@ def test_counts_reconcile_and_match_files(graph, dataset: Path) -> None:
             assert n == expected[key].nunique(), name
 
 
-def test_amounts_and_edges_match_pandas(graph, dataset: Path) -> None:
-    load_folder(graph, dataset, report_dir=dataset / "r2")
+@MODES
+def test_amounts_and_edges_match_pandas(graph, dataset: Path, bulk: bool) -> None:
+    load_folder(graph, dataset, report_dir=dataset / "r2", bulk=bulk)
     tx = _valid_rows(dataset, "transactions")
     tx["amount"] = tx["amount"].astype(float)
     expected = tx.groupby("customer_id")["amount"].sum().round(6).to_dict()
@@ -93,9 +101,10 @@ def test_identity_matches_planted_persons(graph, dataset: Path) -> None:
 
 
 def test_second_load_changes_nothing(graph, dataset: Path) -> None:
-    load_folder(graph, dataset, report_dir=dataset / "r4")
+    first = load_folder(graph, dataset, report_dir=dataset / "r4")
     before = snapshot(graph)
     again = load_folder(graph, dataset, report_dir=dataset / "r4")
+    assert (first.mode, again.mode) == ("bulk", "cypher")
     assert again.identity.links_written == 0
     assert snapshot(graph) == before
 
@@ -184,9 +193,10 @@ def test_bad_rows_are_rejected_with_reasons_not_lost(graph, tmp_path: Path) -> N
     assert got["c5"]["ts"] == int(pd.Timestamp("2024-03-01T08:00:00Z").timestamp())
 
 
-def test_extra_columns_are_kept(graph, tmp_path: Path) -> None:
+@MODES
+def test_extra_columns_are_kept(graph, tmp_path: Path, bulk: bool) -> None:
     (tmp_path / "customers.csv").write_text("customer_id,source,segment_code,tier\nc1,crm,A7,gold\nc2,crm,,\n")
-    load_folder(graph, tmp_path)
+    load_folder(graph, tmp_path, bulk=bulk)
     rows = graph.read("MATCH (c:Customer) RETURN c.customer_id AS id, c.segment_code AS s, c.tier AS t ORDER BY id")
     assert rows == [{"id": "c1", "s": "A7", "t": "gold"}, {"id": "c2", "s": None, "t": None}]
 
@@ -246,14 +256,15 @@ def test_rejects_file_keeps_undecodable_bytes(graph, tmp_path: Path) -> None:
     assert b"c1,crm,caf\xe9," in Path(report.files["customers"].rejects_file).read_bytes()
 
 
-def test_every_column_lands_on_its_property_extras_included(graph, dataset: Path, tmp_path: Path) -> None:
-    """New rows travel as positional lists; each text column (and an extra column in every
-    file, through the extras variant of the write) must end up on the property of its name."""
+@MODES
+def test_every_column_lands_on_its_property_extras_included(graph, dataset: Path, tmp_path: Path, bulk: bool) -> None:
+    """New rows travel as positional lists (Cypher) or binary records (bulk); each text column
+    (and an extra column in every file) must end up on the property of its name."""
     for name in CONTRACT:
         df = _valid_rows(dataset, name)
         df["src_note"] = "x-" + df[list(CONTRACT[name].key)].agg("|".join, axis=1)
         df.to_csv(tmp_path / f"{name}.csv", index=False)
-    report = load_folder(graph, tmp_path, report_dir=tmp_path / "r")
+    report = load_folder(graph, tmp_path, report_dir=tmp_path / "r", bulk=bulk)
     for name, label in LABELS.items():
         spec = CONTRACT[name]
         key = "preference_id" if name == "preferences" else spec.key[0]

@@ -21,9 +21,12 @@ def test_generate_then_load_json_summary_keyed_by_file(cli_env, capsys, tmp_path
         assert s["read"] == rows
         assert s["read"] == s["loaded"] + s["rejected"] + s["duplicates"]
     assert summary["_identity"]["persons"] == len(truth.persons)
+    assert summary["_mode"] == "bulk"  # the graph was empty
     assert main(["load", str(tmp_path / "d")]) == 0
     table = capsys.readouterr().out
-    assert "transactions.csv" in table and "identity:" in table
+    assert "transactions.csv" in table and "identity:" in table and "batched Cypher" in table
+    assert main(["load", str(tmp_path / "d"), "--bulk"]) == 1
+    assert "already holds data" in capsys.readouterr().err
 
 
 def test_load_of_a_folder_without_customers_is_one_line(cli_env, capsys, tmp_path: Path) -> None:
