@@ -180,7 +180,10 @@ def _parquet_chunks(src: SourceFile, size: int) -> Iterator[Chunk]:
             frame[col] = series.map(_parquet_text).astype(object)
         frame.index = pd.RangeIndex(start + 1, start + 1 + len(frame), name="row")
         start += len(frame)
-        yield Chunk(frame=frame, bytes_read=int(src.size_bytes * start / total))
+        # the same rule as for CSV: no cell may hold a NUL (neither engine stores one faithfully)
+        nul = frame.apply(lambda col: col.str.contains("\x00", regex=False)).any(axis=1)
+        bad = [(int(row), list(cells), "a field contains a NUL byte") for row, cells in zip(frame.index[nul], frame[nul].to_numpy().tolist())]
+        yield Chunk(frame=frame[~nul], bad=bad, bytes_read=int(src.size_bytes * start / total))
 
 
 def _parquet_text(value: object) -> str:

@@ -203,3 +203,16 @@ def test_fast_trim_equals_str_strip() -> None:
         values = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 4))) for _ in range(rnd.randint(1, 5))]
         cells = pd.Series(values, dtype=object)
         assert _strip(cells).tolist() == cells.str.strip().tolist(), values
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "cypher"])
+def test_parquet_cells_with_nul_are_rejected_like_csv_ones(graph, tmp_path: Path, bulk: bool) -> None:
+    pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "source": ["crm", "crm", "web"], "name": ["Ann", "B\x00b", None]}).to_parquet(
+        tmp_path / "customers.parquet", index=False
+    )
+    report = load_folder(graph, tmp_path, report_dir=tmp_path / "r", bulk=bulk)
+    s = report.files["customers"]
+    assert (s.read, s.loaded, s.rejected) == (3, 2, 1)
+    rejects = pd.read_csv(s.rejects_file, dtype=str, keep_default_na=False)
+    assert rejects["row"].tolist() == ["2"] and "NUL" in rejects["reason"].iloc[0]
+    assert graph.read("MATCH (c:Customer) RETURN c.customer_id AS id ORDER BY id") == [{"id": "c1"}, {"id": "c3"}]
