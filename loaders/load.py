@@ -75,7 +75,7 @@ class LoadReport:
             "seconds": round(self.seconds, 3),
             "report_dir": self.report_dir,
             "mode": self.mode,
-            "finish_seconds": round(self.finish_seconds, 3),
+            "finish_seconds": round(self.finish_seconds, 6),
         }
 
 
