@@ -6,6 +6,7 @@ tests/test_load.py) and from plain Python for the encoders.
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import shutil
@@ -67,6 +68,7 @@ def test_bulk_build_writes_the_same_graph_as_cypher(graph, server, dataset: Path
         other.drop()
     assert _staging(graph) == []
     assert graph.execute_command("TTL", graph.graph_name) == -1  # the staging graph's expiry is gone
+    assert gc.isenabled()  # the loader pauses automatic collection only while it loads
 
 
 def test_bulk_graph_has_its_indexes_and_uniqueness_rules(graph, dataset: Path, tmp_path: Path) -> None:
@@ -129,6 +131,7 @@ def test_a_failed_build_leaves_the_target_empty_and_drops_its_staging(graph, dat
     assert calls["n"] > 1
     assert graph.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
     assert _staging(graph) == []
+    assert gc.isenabled()
 
 
 def test_bulk_built_graph_survives_an_engine_restart(dataset: Path, tmp_path: Path) -> None:
