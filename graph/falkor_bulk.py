@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import struct
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
 from typing import Any
 
@@ -195,9 +195,29 @@ class BulkGraphBuilder:
         """Delete the staging graph (this build's, abandoned)."""
         self._backend.execute_command("DEL", self.staging)
 
-    def finish(self, target: str) -> bool:
-        """Send the rest and give the staging graph the target's name, unless that name is taken
-        (``RENAMENX``, atomic); False when it was, and the staging graph is left as it is."""
+    def finish(self, target: str, target_is_empty: Callable[[], bool], *, attempts: int = 20) -> bool:
+        """Send the rest and rename the staging graph to ``target`` if that is still empty.
+
+        The check and the rename are one optimistic transaction: ``WATCH target``, check,
+        ``MULTI``/``RENAME``/``EXEC``. The engine marks the key modified on every write, so a
+        write that lands after the check aborts the rename and the check runs again. A reader
+        that creates the empty graph meanwhile only costs a retry. False when the target
+        holds data; the staging graph is then left as it is.
+        """
+        import redis
+
         self.flush()
         self._backend.execute_command("PERSIST", self.staging)
-        return bool(self._backend.execute_command("RENAMENX", self.staging, target))
+        for _ in range(attempts):
+            with self._backend.client.connection.pipeline() as pipe:
+                try:
+                    pipe.watch(target)
+                    if not target_is_empty():
+                        return False
+                    pipe.multi()
+                    pipe.execute_command("RENAME", self.staging, target)
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+        raise GraphError(f"graph {target!r} kept changing while the bulk build tried to take its place; load again")

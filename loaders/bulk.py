@@ -4,7 +4,8 @@ The Cypher path looks up every edge's ends in an index; here the loader remember
 internal id of each node it created, so an edge costs 16 bytes and no lookup. The node and
 edge plan is the Cypher statements' own (:data:`queries.load.NODE_PLAN`), so both paths write
 the same graph (a test compares them). The build goes to a staging graph of its own, renamed
-to the target's name at the end only if the target is still empty: a load killed halfway
+to the target's name at the end only if the target is still empty (checked and renamed in one
+optimistic transaction): a load killed halfway
 leaves the target empty and the next run builds again; a load that finds the target filled
 meanwhile (another writer) reloads through Cypher. Later loads into the filled graph take the
 Cypher path (``MERGE``), which is what makes re-runs and incremental folders safe.
@@ -160,11 +161,7 @@ class BulkSink:
         """Send the rest and give the staging graph the target's name; :class:`TargetTaken` when
         the target received data meanwhile (nothing is overwritten)."""
         started = time.perf_counter()
-        if bulk_possible(self.graph) is None:
-            # still empty (it may hold indexes): make way. A write landing between this check
-            # and the DEL would be lost; that window is one round trip on an empty graph.
-            self.graph.execute_command("DEL", self.graph.graph_name)
-        if not self.builder.finish(self.graph.graph_name):
+        if not self.builder.finish(self.graph.graph_name, lambda: bulk_possible(self.graph) is None):
             raise TargetTaken(f"graph {self.graph.graph_name!r} received data during the bulk build")
         self.graph.forget_schema()
         apply_schema(self.graph)  # nothing to do unless the schema table grew meanwhile

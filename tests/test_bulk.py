@@ -219,3 +219,45 @@ def test_parquet_cells_with_nul_are_rejected_like_csv_ones(graph, tmp_path: Path
     rejects = pd.read_csv(s.rejects_file, dtype=str, keep_default_na=False)
     assert rejects["row"].tolist() == ["2"] and "NUL" in rejects["reason"].iloc[0]
     assert graph.read("MATCH (c:Customer) RETURN c.customer_id AS id ORDER BY id") == [{"id": "c1"}, {"id": "c3"}]
+
+
+def test_rename_waits_out_a_reader_and_refuses_a_writer(graph) -> None:
+    """finish() checks and renames in one optimistic transaction: a key created meanwhile (a
+    reader on a missing graph) means a retry; data written after the check means no rename."""
+    target = graph.graph_name
+    graph.execute_command("DEL", target)
+
+    def build(suffix: str) -> BulkGraphBuilder:
+        builder = BulkGraphBuilder(graph, target + STAGING_INFIX + suffix)
+        builder.begin()
+        builder.add_nodes("Customer", {"customer_id": ["built"]}, 1)
+        return builder
+
+    checks: list[int] = []
+
+    def empty_but_a_reader_creates_it() -> bool:
+        checks.append(1)
+        if len(checks) == 1:
+            graph.read("MATCH (n) RETURN count(n) AS n")  # creates the missing graph, empty
+        return graph.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
+
+    assert build("r").finish(target, empty_but_a_reader_creates_it)
+    assert len(checks) == 2  # the reader's creation aborted the first rename
+    assert graph.read("MATCH (n) RETURN n.customer_id AS id") == [{"id": "built"}]
+
+    graph.execute_command("DEL", target)
+    graph.read("MATCH (n) RETURN count(n) AS n")
+    seen: list[int] = []
+
+    def empty_then_a_writer_fills_it() -> bool:
+        n = graph.read("MATCH (n) RETURN count(n) AS n")[0]["n"]
+        seen.append(n)
+        if n == 0:
+            graph.write("CREATE (:Customer {customer_id: 'theirs'})")  # lands after the check
+        return n == 0
+
+    late = build("w")
+    assert not late.finish(target, empty_then_a_writer_fills_it)
+    assert seen == [0, 1]
+    assert graph.read("MATCH (n) RETURN n.customer_id AS id") == [{"id": "theirs"}]
+    late.discard()
