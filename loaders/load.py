@@ -1,8 +1,10 @@
 """Load a folder of contract files into the graph, then resolve identities.
 
 Every header is checked before anything is written, so a malformed file fails fast and
-leaves the graph untouched. Rows are validated in chunks; good rows go to the graph in
-batched ``UNWIND`` writes, bad rows to ``<file>.rejects.csv`` in the report folder.
+leaves the graph untouched. Rows are validated in chunks; bad rows go to
+``<file>.rejects.csv`` in the report folder, good rows to the graph: into an empty FalkorDB
+graph through the engine's bulk build (:mod:`loaders.bulk`), otherwise in batched
+``UNWIND`` writes. Both write the same graph (docs/loading.md).
 """
 
 from __future__ import annotations
