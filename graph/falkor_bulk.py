@@ -114,8 +114,21 @@ class BulkGraphBuilder:
         for name, values in zip(names, encoded):
             if len(values) != count:
                 raise GraphError(f"bulk load: column {name!r} has {len(values)} values for {count} nodes")
-        body = b"".join(chain.from_iterable(zip(*encoded))) if encoded else b""
-        self._queue(True, _header(label, names) + body, count)
+        header = _header(label, names)
+        if len(header) + sum(sum(map(len, values)) for values in encoded) <= self._command_bytes:
+            self._queue(True, header + b"".join(chain.from_iterable(zip(*encoded))), count)
+            self.next_id += count
+            return first
+        rows = [b"".join(row) for row in zip(*encoded)] if encoded else [b""] * count
+        part: list[bytes] = []
+        size = len(header)
+        for row in rows:  # one blob per command-sized run of rows (large text cells)
+            if part and size + len(row) > self._command_bytes:
+                self._queue(True, header + b"".join(part), len(part))
+                part, size = [], len(header)
+            part.append(row)
+            size += len(row)
+        self._queue(True, header + b"".join(part), len(part))
         self.next_id += count
         return first
 
@@ -141,8 +154,8 @@ class BulkGraphBuilder:
         self._queue(False, _header(reltype, names) + body, len(src))
 
     def _queue(self, is_node: bool, blob: bytes, count: int) -> None:
-        if len(blob) > self._command_bytes:
-            raise GraphError("bulk load: one batch is too large for a single command; use a smaller batch size")
+        if len(blob) > _MAX_COMMAND_BYTES:
+            raise GraphError("bulk load: one row is too large for a single command")
         self._queued.append((is_node, blob, count))
 
     def take(self) -> list[list[Any]]:

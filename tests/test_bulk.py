@@ -261,3 +261,21 @@ def test_rename_waits_out_a_reader_and_refuses_a_writer(graph) -> None:
     assert seen == [0, 1]
     assert graph.read("MATCH (n) RETURN n.customer_id AS id") == [{"id": "theirs"}]
     late.discard()
+
+
+def test_a_batch_larger_than_one_command_is_split(graph) -> None:
+    """Large text cells: a batch's nodes go out in several commands, ids still in order."""
+    staging = graph.graph_name + STAGING_INFIX + "split"
+    builder = BulkGraphBuilder(graph, staging, command_bytes=2_000)
+    builder.begin()
+    texts = [f"{i:03d}" + "x" * 300 for i in range(40)]
+    first = builder.add_nodes("Interaction", {"interaction_id": [f"i{i}" for i in range(40)], "text": texts}, 40)
+    builder.add_edges("ABOUT_TICKET", np.arange(first, first + 39), np.arange(first + 1, first + 40))
+    commands = builder.take()
+    assert len(commands) > 5 and all(sum(len(b) for b in c[4:]) <= 2_000 for c in commands)
+    builder.send(commands)
+    other = FalkorBackend(graph.client, staging)
+    rows = other.read("MATCH (a:Interaction)-[:ABOUT_TICKET]->(b) RETURN a.interaction_id AS a, b.interaction_id AS b, a.text AS t ORDER BY a")
+    assert sorted((r["a"], r["b"]) for r in rows) == sorted((f"i{i}", f"i{i + 1}") for i in range(39))
+    assert {r["a"]: r["t"] for r in rows} == {f"i{i}": texts[i] for i in range(39)}
+    other.drop()
