@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from loaders.contract import ENUMS, SEVERITY_RANK, FileSpec
+from loaders.fingerprints import KeyFingerprints
 
 __all__ = ["Validated", "DuplicateTracker", "validate_chunk", "reject_columns"]
 
@@ -42,9 +43,13 @@ class Validated:
 
 @dataclass
 class DuplicateTracker:
-    """Remembers each key seen in one file: an identical row again is skipped, a different one rejected."""
+    """Remembers each key seen in one file: an identical row again is skipped, a different one rejected.
 
-    seen: dict[object, tuple[int, int]] = field(default_factory=dict)  # key -> (row hash, first row)
+    Keys are kept as 64-bit fingerprints (24 bytes a key, spilled to disk past a few million),
+    so memory stays bounded however large the file (:mod:`loaders.fingerprints`).
+    """
+
+    keys: KeyFingerprints = field(default_factory=KeyFingerprints)
 
 
 def _quote(values: pd.Series) -> pd.Series:
@@ -155,37 +160,35 @@ def _strip(values: pd.Series) -> pd.Series:
 def _duplicates(
     spec: FileSpec, cells: pd.DataFrame, failed: np.ndarray, tracker: DuplicateTracker
 ) -> tuple[np.ndarray, dict[int, str]]:
-    """Which rows repeat an earlier row exactly (skipped), and which reuse its key with other values."""
+    """Which rows repeat an earlier row exactly (skipped), and which reuse its key with other values.
+
+    Rows are taken in file order: a key's first good row is its reference (from an earlier
+    chunk, or this one), later rows with that key are duplicates if identical, else conflicts.
+    """
     n = len(cells)
     dup = np.zeros(n, dtype=bool)
     conflicts: dict[int, str] = {}
-    if n == 0:
+    candidates = np.flatnonzero(~failed)
+    if len(candidates) == 0:
         return dup, conflicts
-    if len(spec.key) == 1:
-        keys = cells[spec.key[0]].tolist()
-    else:
-        keys = list(zip(*(cells[k].tolist() for k in spec.key)))
-    hashes = [hash(row) for row in zip(*(cells[c].tolist() for c in cells.columns))]  # compared within this run only
-    rows = cells.index.tolist()
-    seen = tracker.seen
-    if failed.any():
-        candidates = np.flatnonzero(~failed).tolist()
-        fresh = [keys[i] for i in candidates]
-        firsts = [(hashes[i], rows[i]) for i in candidates]
-    else:
-        candidates, fresh = list(range(n)), keys
-        firsts = list(zip(hashes, rows))
-    if len(set(fresh)) == len(fresh) and not any(map(seen.__contains__, fresh)):
-        seen.update(zip(fresh, firsts))  # the usual case: all new
-        return dup, conflicts
-    for i in candidates:
-        first = seen.get(keys[i])
-        if first is None:
-            seen[keys[i]] = (hashes[i], rows[i])
-        elif first[0] == hashes[i]:
-            dup[i] = True
-        else:
-            conflicts[i] = f"{'+'.join(spec.key)}: the same key as row {first[1]} with different values"
+    key_fp = pd.util.hash_pandas_object(cells[list(spec.key)], index=False).to_numpy()[candidates]
+    # whole-row hashes, compared within this run only
+    row_hash = np.array([hash(r) for r in zip(*(cells[c].tolist() for c in cells.columns))], dtype=np.int64)
+    row_hash = row_hash.view(np.uint64)[candidates]
+    rows = cells.index.to_numpy(dtype=np.int64)[candidates]
+    uniq, first, which = np.unique(key_fp, return_index=True, return_inverse=True)
+    known, prior_hash, prior_row = tracker.keys.find(uniq)
+    ref_hash = np.where(known, prior_hash, row_hash[first])
+    ref_row = np.where(known, prior_row, rows[first])
+    is_ref = np.zeros(len(candidates), dtype=bool)
+    is_ref[first[~known]] = True
+    same = row_hash == ref_hash[which]
+    dup[candidates[~is_ref & same]] = True
+    for at in np.flatnonzero(~is_ref & ~same):
+        conflicts[int(candidates[at])] = (
+            f"{'+'.join(spec.key)}: the same key as row {int(ref_row[which[at]])} with different values"
+        )
+    tracker.keys.add(uniq[~known], ref_hash[~known], ref_row[~known])
     return dup, conflicts
 
 
