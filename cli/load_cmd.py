@@ -44,7 +44,7 @@ def _print_report(report: LoadReport, fmt: Format) -> None:
 
 
 def _run_load(
-    ctx: typer.Context, folder: Path, batch_size: int, report_dir: Path | None, fmt: Format, bulk: bool | None = None
+    ctx: typer.Context, folder: Path, batch_size: int | None, report_dir: Path | None, fmt: Format, bulk: bool | None = None
 ) -> LoadReport:
     graph = open_graph(ctx)
     show = fmt is Format.table and console.is_terminal
@@ -65,7 +65,10 @@ def _run_load(
 def load(
     ctx: typer.Context,
     folder: Path = typer.Argument(..., help="Folder of contract CSV/Parquet files (customers.csv required)."),
-    batch_size: int = typer.Option(5000, "--batch-size", "-b", min=1, help="Rows per write."),
+    batch_size: int = typer.Option(
+        None, "--batch-size", "-b", min=1,
+        help="Rows per write (default 5,000 with Cypher, 50,000 for the bulk build of an empty graph).",
+    ),
     report_dir: Path = typer.Option(None, "--report-dir", help="Where summary.json and <file>.rejects.csv go (default FOLDER/load-report)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json (json: one object keyed by file)."),
     bulk: bool = typer.Option(
@@ -108,7 +111,7 @@ def load_cdnow(
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_cdnow_folder(keep or Path(tmp), sample=not full)
-        _print_report(_run_load(ctx, folder, 5000, Path(tmp) / "report" if not keep else None, fmt), fmt)
+        _print_report(_run_load(ctx, folder, None, Path(tmp) / "report" if not keep else None, fmt), fmt)
 
 
 def register(app: typer.Typer) -> None:

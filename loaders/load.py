@@ -32,7 +32,7 @@ from loaders.reader import SourceFile, open_source
 from loaders.validate import DuplicateTracker, Validated, reject_columns, validate_chunk
 from queries.load import CREATE_NEW, CREATE_NEW_EXTRAS, KEY_LOOKUP, KEY_OF_FILE, REFERRAL_UPSERT, UPSERT
 
-__all__ = ["FileSummary", "LoadReport", "load_folder", "find_files", "Progress"]
+__all__ = ["FileSummary", "LoadReport", "load_folder", "find_files", "Progress", "BATCH_SIZE", "BULK_BATCH_SIZE"]
 
 Stager = Callable[[FileSpec, Validated], Callable[[], None]]
 """Prepares one validated batch and returns the call that writes it, run on the writer thread:
@@ -143,7 +143,7 @@ def load_folder(
     graph: GraphBackend,
     folder: Path | str,
     *,
-    batch_size: int = 5_000,
+    batch_size: int | None = None,
     report_dir: Path | str | None = None,
     progress: Progress | None = None,
     resolve: bool = True,
@@ -151,11 +151,13 @@ def load_folder(
 ) -> LoadReport:
     """Load every contract file in ``folder``; see the module docstring for the guarantees.
 
+    ``batch_size``: rows per write; by default :data:`BATCH_SIZE` for Cypher and
+    :data:`BULK_BATCH_SIZE` for the bulk build.
     ``bulk``: None builds an empty FalkorDB graph with the engine's bulk loader and loads
     into a filled graph (or Neo4j) with batched Cypher; True insists on the bulk build (an
     error if it cannot be used); False always uses Cypher.
     """
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise InputError("batch size must be at least 1")
     started = time.perf_counter()
     folder = Path(folder)
@@ -170,6 +172,7 @@ def load_folder(
         raise InputError(f"cannot write the load report in {out_dir} ({e.strerror}); choose one with --report-dir") from e
     apply_schema(graph)
     sink = _bulk_sink(graph, bulk)
+    rows_per_write = batch_size or (BULK_BATCH_SIZE if sink else BATCH_SIZE)
     stage: Stager = sink.stage if sink else partial(partial, _write, graph)
     report = LoadReport(folder=str(folder), report_dir=str(out_dir), mode="bulk" if sink else "cypher")
     refs = _References(graph)
@@ -177,7 +180,7 @@ def load_folder(
         with _collector_paused():
             for name in LOAD_ORDER:
                 if name in sources:
-                    report.files[name] = _load_file(stage, CONTRACT[name], sources[name], refs, out_dir, batch_size, progress)
+                    report.files[name] = _load_file(stage, CONTRACT[name], sources[name], refs, out_dir, rows_per_write, progress)
         if sink:
             sink.finish()
             report.finish_seconds = sink.finish_seconds
@@ -190,11 +193,20 @@ def load_folder(
             sink.abandon()
         raise
     if resolve:
-        report.identity = resolve_identities(graph, batch_size=batch_size)
+        report.identity = resolve_identities(graph, batch_size=batch_size or BATCH_SIZE)
     report.seconds = time.perf_counter() - started
     (out_dir / "summary.json").write_text(json.dumps(report.as_dict(), indent=2))
     return report
 
+
+BATCH_SIZE = 5_000
+"""Rows per batched Cypher write (and per identity-resolution write) unless told otherwise."""
+
+BULK_BATCH_SIZE = 50_000
+"""Rows per ``GRAPH.BULK`` command unless told otherwise. The engine's cost per bulk command
+grows with the graph (4M synthetic purchase rows: 84 s of engine CPU in 5,000-row commands,
+41 s in 50,000-row ones), so the bulk build writes in larger commands; a chunk this size
+holds some tens of MB."""
 
 _YOUNG_GC_EVERY = 16
 """Chunks between collections of the young generations while automatic collection is paused."""
