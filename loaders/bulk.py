@@ -116,23 +116,23 @@ class BulkSink:
             self._referrals(props)
             return
         label, key, edge, links = NODE_PLAN[spec.name]
-        mandatory: list[tuple[str, str, np.ndarray, bool]] = []  # (type, column, ids, node is source)
+        mandatory: list[tuple[str, np.ndarray, bool]] = []  # (type, ids of the other end, node is source)
         if edge:
-            mandatory.append((edge, "customer_id", self._lookup("Customer", props["customer_id"]), False))
+            mandatory.append((edge, self._lookup("Customer", props["customer_id"]), False))
         if spec.name == "campaign_touches":
-            mandatory.append(("OF", "campaign_id", self._lookup("Campaign", props["campaign_id"]), True))
+            mandatory.append(("OF", self._lookup("Campaign", props["campaign_id"]), True))
         keep = np.ones(len(props), dtype=bool)
-        for _rel, _col, ends, _ in mandatory:
+        for _rel, ends, _ in mandatory:
             keep &= ends >= 0  # the Cypher path's MATCH drops such a row; validation rejects it first
         if not keep.all():
             props = props[keep]
-            mandatory = [(rel, col, ends[keep], out) for rel, col, ends, out in mandatory]
+            mandatory = [(rel, ends[keep], out) for rel, ends, out in mandatory]
         count = len(props)
         first = self.builder.add_nodes(label, {c: _values(props[c]) for c in props.columns}, count)
         new_ids = np.arange(first, first + count, dtype=np.int64)
         if label in self.ids:
             self.ids[label].add(props[key], first)
-        for rel, _col, ends, node_is_source in mandatory:
+        for rel, ends, node_is_source in mandatory:
             if node_is_source:
                 self.builder.add_edges(rel, new_ids, ends)
             else:

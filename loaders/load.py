@@ -68,7 +68,7 @@ class LoadReport:
     seconds: float = 0.0
     report_dir: str | None = None
     mode: str = "cypher"  # or "bulk": the engine's bulk build of an empty graph
-    finish_seconds: float = 0.0  # bulk only: last send, rename, and index build
+    finish_seconds: float = 0.0  # bulk only: last send, rename, and index check
 
     def as_dict(self) -> dict:
         """A JSON-ready dict keyed by file name (plus ``identity`` and ``seconds``)."""
