@@ -438,6 +438,12 @@ def _measure(result: BenchResult, target: _Target, tmp: Path, say: Callable[[str
         seconds, why = _timed_call(fn, graph) if fn else (None, why)
         result.add("segments build (Louvain)", seconds, "s", note=why)
 
+        say("item neighbours build ...")
+        fn, why = _optional("analytics.item_neighbours_build", "build_item_neighbours")
+        seconds, why = _timed_call(fn, graph) if fn else (None, why)
+        result.add("item neighbours build (BOUGHT_WITH, top-50 per product)", seconds, "s",
+                   note=why or "recommendations below read these instead of walking co-buyers")
+
         ids = _valid_customer_ids(data)
         sample = random.Random(size.seed).sample(ids, min(size.latency_sample, len(ids)))
         for key, label, module, attr, kwargs in (
@@ -557,7 +563,7 @@ def _evaluation(result: BenchResult, graph: GraphBackend) -> None:
         result.add("recommendations hit rate@10 / popularity", None, "x", target="hit_rate_lift", note=f"failed: {e}")
         return
     note = (f"{ev['evaluated']:,} people, last 30 days hidden; hit rate {ev['model']['hit_rate']:.3f} vs "
-            f"popularity {ev['popularity']['hit_rate']:.3f}; {ev['seconds']:.0f} s")
+            f"popularity {ev['popularity']['hit_rate']:.3f}; {ev.get('walk', 'live')} walk; {ev['seconds']:.0f} s")
     result.add("recommendations hit rate@10 / popularity", ev["lift"], "x", target="hit_rate_lift", note=note)
 
 

@@ -1,4 +1,4 @@
-"""``c360 recommend``, ``c360 nbo``, ``c360 respond`` and ``c360 evaluate recommendations``."""
+"""``c360 recommend``, ``c360 item-neighbours``, ``c360 nbo``, ``c360 respond`` and ``c360 evaluate recommendations``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ from cli.render import Format, console, render_rows, to_json
 from cli.state import open_graph
 from graph.errors import InputError
 
-__all__ = ["register", "recommend_cmd", "nbo_cmd", "respond_cmd", "evaluate_recommendations_cmd", "evaluate_app"]
+__all__ = ["register", "recommend_cmd", "item_neighbours_cmd", "nbo_cmd", "respond_cmd", "evaluate_recommendations_cmd", "evaluate_app"]
 
 evaluate_app = typer.Typer(help="Measure how well the models predict held-out behaviour.", no_args_is_help=True)
+
+
+class Walk(str, Enum):
+    """Where the evaluated co-purchase scores come from."""
+
+    table = "table"
+    live = "live"
 
 
 class Response(str, Enum):
@@ -45,6 +52,27 @@ def recommend_cmd(
     items = recommend(open_graph(ctx), customer_id, k=k)
     render_rows(items, fmt, title=f"Recommendations for {customer_id}",
                 columns=["product_id", "name", "category", "score", "source", "reasons"])
+
+
+def item_neighbours_cmd(
+    ctx: typer.Context,
+    top: int = typer.Option(50, "--top", "-n", min=1, max=1000, help="Neighbours kept per product."),
+    alpha: float = typer.Option(0.7, "--alpha", min=0.0, max=1.0,
+                                help="0.5 is the cosine; higher divides less by the neighbour's popularity."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Precompute "bought with" neighbours of every product (recommendations read them; rerun after loads)."""
+    from analytics.item_neighbours_build import build_item_neighbours
+
+    with console.status("reading purchases and computing item neighbours ..."):
+        out = build_item_neighbours(open_graph(ctx), top_n=top, alpha=alpha)
+    if fmt is Format.json:
+        print(to_json(out, indent=2))
+        return
+    secs = out["seconds"]
+    render_rows([{"build": out["build"], "products": out["products"], "edges": out["edges"],
+                  "buyer-product pairs": out["pairs"], "old edges removed": out["replaced_edges"],
+                  "seconds": round(secs["total"], 1)}], Format.table, title="BOUGHT_WITH neighbours written")
 
 
 def nbo_cmd(
@@ -100,12 +128,15 @@ def evaluate_recommendations_cmd(
     sample: int = typer.Option(500, "--sample", min=1, help="Evaluate at most N people (seeded random sample)."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=100, help="List length."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    walk: Walk = typer.Option(Walk.table, "--walk", help="table: item neighbours rebuilt from the purchases before "
+                              "the cutoff (what the API serves); live: the co-buyer walk."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
 ) -> None:
     """Hit rate@k, precision@k and coverage against a popularity baseline on held-out purchases."""
     from analytics.evaluate import evaluate_recommendations, summary_rows
 
-    report = evaluate_recommendations(open_graph(ctx), holdout_days=holdout_days, sample=sample, k=k, seed=seed)
+    report = evaluate_recommendations(open_graph(ctx), holdout_days=holdout_days, sample=sample, k=k, seed=seed,
+                                      walk=walk.value)
     if fmt is Format.json:
         print(to_json(report, indent=2))
         return
@@ -119,6 +150,7 @@ def evaluate_recommendations_cmd(
 def register(app: typer.Typer) -> None:
     """Add the recommendation commands to the main app."""
     app.command("recommend")(recommend_cmd)
+    app.command("item-neighbours")(item_neighbours_cmd)
     app.command("nbo")(nbo_cmd)
     app.command("respond")(respond_cmd)
     evaluate_app.command("recommendations")(evaluate_recommendations_cmd)

@@ -108,6 +108,15 @@ class FalkorBackend:
             lambda q, p: self._run(q, p, read_only=True), query, params, key=key, page_size=page_size, after=after
         )
 
+    def explain(self, query: str, params: Mapping[str, Any] | None = None) -> list[str]:
+        """The engine's execution plan for a statement, one operation per line (nothing runs)."""
+        try:
+            return [str(line) for line in self.execute_command("GRAPH.EXPLAIN", self.graph_name, params_header(params) + query)]
+        except GraphError:
+            raise
+        except (OSError, ValueError) as e:
+            raise GraphError(f"cannot explain the statement on FalkorDB: {e}") from e
+
     def sibling(self, graph_name: str) -> "FalkorBackend":
         """A backend on another graph of the same server, sharing this one's client."""
         return FalkorBackend(self._client, graph_name, description=self.description)

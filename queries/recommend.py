@@ -2,11 +2,18 @@
 
 Two sources, blended:
 
-* **co-purchase** (item-item): from the person's most recent purchases to other buyers of
-  the same products (the person's own accounts excluded), to what those buyers bought.
-  Each co-bought product sums, over the co-buyers' purchase lines, a recency weight times
-  the co-buyer's closeness (``shared ^ 2``: how many distinct products the co-buyer and the
-  person both bought), divided by ``log(2 + buyers)`` so best-sellers do not win every list.
+* **co-purchase** (item-item), read one of two ways:
+
+  - from the precomputed ``(:Product)-[:BOUGHT_WITH {score}]->(:Product)`` neighbours
+    (:mod:`analytics.item_neighbours`; ``c360 item-neighbours`` builds them): each product
+    the person owns adds its neighbours' scores times a recency weight of the person's last
+    purchase of it. The neighbour score already divides by the neighbour's popularity, so
+    best-sellers do not win every list. One short query: the fast path the API uses.
+  - without those edges, live: from the person's most recent purchases to other buyers of
+    the same products (the person's own accounts excluded), to what those buyers bought.
+    Each co-bought product sums, over the co-buyers' purchase lines, a recency weight times
+    the co-buyer's closeness (``shared ^ 2``: how many distinct products the co-buyer and the
+    person both bought), divided by ``log(2 + buyers)``.
 * **look-alike** (user-user): when ``(:Customer)-[:SIMILAR_TO {score}]->(:Customer)`` edges
   exist, the neighbours' purchases weighted by similarity and recency (same divisor).
 
@@ -36,6 +43,11 @@ __all__ = [
     "CO_BUYERS",
     "CO_PURCHASE",
     "CO_PURCHASE_REASONS",
+    "ITEM_CO_PURCHASE",
+    "ITEM_NEIGHBOURS_PRESENT",
+    "WALKS",
+    "clear_item_neighbours_cache",
+    "item_neighbours_present",
     "LOOKALIKE",
     "PRODUCT_POPULARITY",
     "EVAL_LAST_PURCHASE",
@@ -131,6 +143,33 @@ ORDER BY buyer
 """.strip()
 """Which co-buyers bought which of the final products (to name the seed products behind each)."""
 
+ITEM_CO_PURCHASE = """
+OPTIONAL MATCH (m:ItemNeighbours {key: 'bought_with'})
+WITH coalesce($build, m.build) AS build
+UNWIND $seeds AS s
+MATCH (p:Product {product_id: s.product_id})
+WITH build, s, p
+MATCH (p)-[n:BOUGHT_WITH]->(q:Product)
+WHERE n.build = build AND NOT q.product_id IN $owned
+WITH q.product_id AS pid, s.product_id AS seed, s.weight * n.score AS w
+ORDER BY w DESC, seed
+WITH pid, sum(w) AS raw, collect(seed) AS via
+ORDER BY raw DESC, pid
+LIMIT $candidates
+RETURN pid AS product_id, raw, via[..$max_reasons] AS reasons
+""".strip()
+"""Item-item from the stored neighbours: ``$seeds`` is ``[{product_id, weight}]`` (the person's
+products and their recency weights); each neighbour not owned sums ``weight * score`` over
+the seeds, and its reasons are the seeds that gave it the most. ``$build`` null reads the
+current build (resolved in the same statement, so a rebuild never shows half a set). The
+``WITH`` after the seed lookup keeps FalkorDB 1.4.1 from scanning every product per seed."""
+
+ITEM_NEIGHBOURS_PRESENT = """
+MATCH (m:ItemNeighbours {key: 'bought_with'})
+RETURN m.build AS build
+""".strip()
+"""Whether a ``BOUGHT_WITH`` build is current (no row: recommendations walk co-buyers live)."""
+
 LOOKALIKE = """
 UNWIND $accounts AS aid
 MATCH (c:Customer {customer_id: aid})
@@ -206,12 +245,47 @@ class RecommendSettings:
     """Divisor of raw scores by the product's distinct buyers b: "log" = log(2 + b), "sqrt" = sqrt(1 + b), "none"."""
     popularity_ttl_s: float = 300.0
     """How long product popularity is cached per graph and cutoff."""
+    walk: str = "auto"
+    """Co-purchase source: "table" (the stored ``BOUGHT_WITH`` neighbours), "live" (walk the
+    co-buyers' purchases per call) or "auto" (table when a build exists, else live)."""
+    item_seeds: int = 50
+    """Table walk: the person's most recently bought products whose neighbours count."""
+    presence_ttl_s: float = 30.0
+    """How long "is there a ``BOUGHT_WITH`` build" is cached per graph (auto walk)."""
+
+
+WALKS = ("auto", "table", "live")
 
 
 DEFAULTS = RecommendSettings()
 
 _pop_lock = threading.Lock()
 _pop_cache: "weakref.WeakKeyDictionary[Any, dict[int, tuple[float, dict[str, dict[str, Any]]]]]" = weakref.WeakKeyDictionary()
+
+
+_build_cache: "weakref.WeakKeyDictionary[Any, tuple[float, bool]]" = weakref.WeakKeyDictionary()
+
+
+def clear_item_neighbours_cache() -> None:
+    """Forget whether graphs have a ``BOUGHT_WITH`` build (call after building one in this process)."""
+    with _pop_lock:
+        _build_cache.clear()
+
+
+def item_neighbours_present(graph: GraphBackend, *, ttl_s: float = 30.0) -> bool:
+    """True when the graph has a current ``BOUGHT_WITH`` build (cached ``ttl_s`` seconds)."""
+    now = time.monotonic()
+    with _pop_lock:
+        hit = _build_cache.get(graph)
+        if hit and now - hit[0] < ttl_s:
+            return hit[1]
+    present = bool(graph.read(ITEM_NEIGHBOURS_PRESENT))
+    with _pop_lock:
+        try:
+            _build_cache[graph] = (now, present)
+        except TypeError:
+            pass
+    return present
 
 
 def clear_popularity_cache() -> None:
@@ -326,6 +400,7 @@ def recommend(
     now: datetime | int | None = None,
     before_ts: int | None = None,
     settings: RecommendSettings = DEFAULTS,
+    item_build: str | None = None,
 ) -> list[dict[str, Any]]:
     """Top ``k`` products for the customer's person, each with its score, reasons and source.
 
@@ -338,6 +413,8 @@ def recommend(
         or ``before_ts`` when that is given).
     before_ts : only purchases strictly before this epoch second are used (offline evaluation
         hides later purchases this way instead of deleting data).
+    item_build : read this ``BOUGHT_WITH`` build instead of the current one (the offline
+        evaluation's, built from purchases before its cutoff); implies the table walk.
 
     Returns
     -------
@@ -346,13 +423,18 @@ def recommend(
     """
     if not 1 <= int(k) <= 1000:
         raise InputError("k must be between 1 and 1000")
+    if settings.walk not in WALKS:
+        raise InputError(f"unknown walk {settings.walk!r} (use one of: {', '.join(WALKS)})")
     cutoff = NO_CUTOFF if before_ts is None else int(before_ts)
     ref_ts = _epoch(now) if (now is not None or before_ts is None) else cutoff
     accounts = person_accounts(graph, customer_id)
     history = purchase_history(graph, accounts, before_ts=cutoff)
     owned = [h["product_id"] for h in history]
-    pop = product_popularity(graph, before_ts=cutoff, ttl_s=settings.popularity_ttl_s) if owned else {}
-    seeds = pick_seeds(owned, pop, settings)
+    table = item_build is not None or settings.walk == "table" or (
+        settings.walk == "auto" and bool(owned) and item_neighbours_present(graph, ttl_s=settings.presence_ttl_s)
+    )
+    pop = product_popularity(graph, before_ts=cutoff, ttl_s=settings.popularity_ttl_s) if owned and not table else {}
+    seeds = [] if table else pick_seeds(owned, pop, settings)
     params = {
         "accounts": accounts,
         "owned": owned,
@@ -364,6 +446,13 @@ def recommend(
     }
     via: dict[str, list[str]] = {}
     co_rows: list[dict[str, Any]] = []
+    if table and owned:
+        half_life = params["half_life"]
+        weighted = [
+            {"product_id": h["product_id"], "weight": 0.5 ** ((ref_ts - int(h["last_ts"])) / half_life)}
+            for h in history[: settings.item_seeds]
+        ]
+        co_rows = graph.read(ITEM_CO_PURCHASE, {**params, "seeds": weighted, "build": item_build})
     if seeds:
         via = {r["buyer"]: list(r["via"]) for r in graph.read(CO_BUYERS, {**params, "seeds": seeds, "per_seed": settings.per_seed})}
     if via:
@@ -372,7 +461,8 @@ def recommend(
     if not co_rows and not la_rows:
         return []
     pop = pop or product_popularity(graph, before_ts=cutoff, ttl_s=settings.popularity_ttl_s)
-    co = _scaled(co_rows, pop, settings.popularity_penalty)
+    # the stored neighbour scores already divide by the neighbour's popularity
+    co = _scaled(co_rows, pop, "none" if table else settings.popularity_penalty)
     la = _scaled(la_rows, pop, settings.popularity_penalty)
     items = []
     for pid in set(co) | set(la):
@@ -380,6 +470,10 @@ def recommend(
         l_score, l_row = la.get(pid, (0.0, None))
         l_score *= settings.lookalike_weight
         use_co = c_score >= l_score
+        if not use_co:
+            reasons = list(l_row["reasons"])
+        else:  # the live walk names its seeds afterwards, for the final list only
+            reasons = list(co[pid][1]["reasons"]) if table else []
         info = pop.get(pid, {})
         items.append(
             {
@@ -387,13 +481,14 @@ def recommend(
                 "name": info.get("name"),
                 "category": info.get("category"),
                 "score": round(c_score + l_score, 12),
-                "reasons": [] if use_co else list(l_row["reasons"]),
+                "reasons": reasons,
                 "source": "co-purchase" if use_co else "look-alike",
             }
         )
     items.sort(key=lambda it: (-it["score"], it["product_id"]))
     top = items[: int(k)]
-    _co_reasons(graph, top, via, seeds, cutoff, settings.max_reasons)
+    if not table:
+        _co_reasons(graph, top, via, seeds, cutoff, settings.max_reasons)
     return top
 
 
