@@ -90,11 +90,16 @@ def generate(
         None, "--influence-edges", min=0,
         help="Exact number of valid referral/social rows (default about 0.57 per account; more adds weak random ties).",
     ),
+    taste_strength: float = typer.Option(
+        0.8, "--taste-strength", min=0.0, max=1.0,
+        help="Share of purchases drawn from the buyer's taste community (the rest from overall popularity).",
+    ),
 ) -> None:
     """Write a realistic synthetic data set in the contract format."""
     from loaders.generate import generate as gen
 
-    truth = gen(folder, customers=customers, seed=seed, malformed=not clean, influence_edges=influence_edges)
+    truth = gen(folder, customers=customers, seed=seed, malformed=not clean, influence_edges=influence_edges,
+                taste_strength=taste_strength)
     total = sum(truth.counts.values())
     console.print(f"wrote {total:,} rows in {len(truth.counts)} files to {folder} ({len(truth.persons):,} persons, "
                   f"{len(truth.malformed)} malformed rows planted)")

@@ -38,6 +38,7 @@ NODE_KEYS: dict[str, str] = {
     "Ticket": "ticket_id",
     "Preference": "preference_id",
     "Segment": "segment_id",
+    "ItemNeighbours": "key",
 }
 """Every node label and its business key (data contract keys plus derived nodes)."""
 

@@ -317,6 +317,7 @@ class _World:
     camp_lo: np.ndarray  # seconds
     camp_hi: np.ndarray
     camp_weight: np.ndarray
+    taste: float = 0.8  # share of purchase lines drawn from the person's community (views: +0.05)
 
 
 def _weighted_order(rng: np.random.Generator, n: int, w: np.ndarray) -> np.ndarray:
@@ -573,7 +574,7 @@ def _block_events(w: _World, rng: np.random.Generator, p0: int, p1: int, tpc: fl
     # accepted offers become purchases
     buy = (resp == 3) & (rng.random(len(t_acct)) < 0.6)
     b_acct, b_prod = t_acct[buy], offer[buy]
-    b_prod = np.where(b_prod >= 0, b_prod, _choose_products(w, rng, w.comm[w.acct_person[b_acct]], 0.8))
+    b_prod = np.where(b_prod >= 0, b_prod, _choose_products(w, rng, w.comm[w.acct_person[b_acct]], w.taste))
     b_time = np.minimum(responded[buy] + rng.integers(0, 2 * 86400, int(buy.sum())), clock.end_sec)
     b_chan = np.where(np.isin(w.camp_channel[camp[buy]], [_CH["ch-web"], _CH["ch-mobile"], _CH["ch-call"]]),
                       w.camp_channel[camp[buy]], _CH["ch-web"])
@@ -586,7 +587,7 @@ def _block_events(w: _World, rng: np.random.Generator, p0: int, p1: int, tpc: fl
     ctr["order"] += len(o_all_acct)
     l_order = np.repeat(np.arange(len(o_all_acct)), n_lines)
     l_acct = o_all_acct[l_order]
-    l_prod = _choose_products(w, rng, w.comm[w.acct_person[l_acct]], 0.8)
+    l_prod = _choose_products(w, rng, w.comm[w.acct_person[l_acct]], w.taste)
     offer_line = np.repeat(np.arange(len(o_all_acct)) >= len(o_acct), n_lines)
     l_prod[offer_line] = b_prod
     l_qty = np.where(w.prod_kind[l_prod], 1 + rng.poisson(0.3, len(l_prod)), 1)
@@ -658,7 +659,7 @@ def _block_events(w: _World, rng: np.random.Generator, p0: int, p1: int, tpc: fl
             senti[m] = np.clip(rng.normal(smean, 0.35, c), -1, 1)
         has_text[m] = txt
     i_time = clock.sec_in(rng, w.win_lo[i_person], w.win_hi[i_person])
-    i_prod = _choose_products(w, rng, w.comm[i_person], 0.85)
+    i_prod = _choose_products(w, rng, w.comm[i_person], min(1.0, w.taste + 0.05))
     # ticket follow-ups: a complaint when opened, maybe more contacts before closing
     nf = 1 + rng.binomial(2, 0.4, size=nk)
     f_t = np.repeat(np.arange(nk), nf)
@@ -821,7 +822,8 @@ def _extra_ties(w: _World, rng: np.random.Generator, need: int, in_tree: np.ndar
 
 def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malformed: bool = True,
              transactions_per_customer: float = 10.0, communities: int = 8, products: int | None = None,
-             influencers: int | None = None, influence_edges: int | None = None) -> GenerationTruth:
+             influencers: int | None = None, influence_edges: int | None = None,
+             taste_strength: float = 0.8) -> GenerationTruth:
     """Write a synthetic data set (every contract CSV plus ``truth.json``) into `out_dir`.
 
     Parameters
@@ -837,6 +839,10 @@ def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malfo
         the sparse background make, about 0.57 per account). More adds weak random ties
         (mostly ``social_follow`` / ``mention``, never into a tree), fewer leaves out part of the
         background; the planted trees are always complete, so the influencers stay on top.
+    taste_strength : share of purchase lines drawn from the buyer's taste community (the rest
+        from global popularity); product views use ``taste_strength + 0.05`` (at most 1). It
+        bounds what any recommender can learn: docs/recommendations.md measures the hit-rate
+        lift over popularity that knowing each person's true community gives.
 
     Returns the planted truth (also written to ``truth.json``).
     """
@@ -847,6 +853,8 @@ def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malfo
     n_prod = products if products is not None else min(5000, max(50, customers // 20))
     if n_prod < 2 * communities:
         raise InputError(f"products ({n_prod}) must be at least twice the number of communities ({communities})")
+    if not 0.0 <= taste_strength <= 1.0:
+        raise InputError(f"taste_strength must be between 0 and 1, got {taste_strength}")
     if transactions_per_customer < 0:
         raise InputError("transactions_per_customer must not be negative")
     n_infl = influencers if influencers is not None else max(3, customers // 2000)
@@ -861,7 +869,8 @@ def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malfo
                             params={"customers": customers, "seed": seed, "malformed": malformed,
                                     "transactions_per_customer": transactions_per_customer, "communities": communities,
                                     "products": n_prod, "influencers": n_infl}
-                                    | ({} if influence_edges is None else {"influence_edges": influence_edges}))
+                                    | ({} if influence_edges is None else {"influence_edges": influence_edges})
+                                    | ({} if taste_strength == 0.8 else {"taste_strength": taste_strength}))
     plant_rng = np.random.default_rng([seed, 99])
     writers = {name: _Writer(out, name, plant_rng, truth, malformed) for name in COLUMNS}
 
@@ -889,7 +898,8 @@ def generate(out_dir: Path | str, *, customers: int = 1000, seed: int = 0, malfo
                optout=rng.random(customers) < 0.12, prod_ids=prod_cols["product_id"], prod_price=prod["price"],
                prod_kind=prod["is_product"], prod_comm=prod["comm"], group_cdf=group_cdf, group_prod=by_comm,
                global_cdf=np.cumsum(pop) / pop.sum(), camp_ids=camp_cols["campaign_id"], camp_channel=camp["channel"],
-               camp_offer=camp["offer"], camp_lo=camp["lo"], camp_hi=camp["hi"], camp_weight=camp["weight"])
+               camp_offer=camp["offer"], camp_lo=camp["lo"], camp_hi=camp["hi"], camp_weight=camp["weight"],
+               taste=taste_strength)
     cust_cols, _ = _customer_table(rng, w, pos, clock)
     step = 250_000
     for s in range(0, customers, step):

@@ -221,6 +221,22 @@ def test_purchases_and_offers_follow_the_communities(data):
     assert accepted[fit].mean() > 4 * accepted[~fit].mean()
 
 
+@pytest.mark.parametrize("strength", [0.3, 0.95])
+def test_taste_strength_sets_the_share_of_community_purchases(tmp_path, strength):
+    truth = generate(tmp_path, customers=1500, seed=3, malformed=False, taste_strength=strength)
+    tx = _read(tmp_path, "transactions")
+    tx = tx[(pd.to_numeric(tx["amount"]) > 0) & (tx["product_id"] != "")]
+    own = {(c, p) for c, ps in truth.community_products.items() for p in ps}
+    share = pd.Series([(truth.community_of[c], p) in own for c, p in zip(tx["customer_id"], tx["product_id"])]).mean()
+    # a popularity draw lands in the buyer's community by chance about 1/8 of the time; accepted
+    # offers (community favourites) add a little
+    expected = strength + (1 - strength) / 8
+    assert abs(share - expected) < 0.05, (share, expected)
+    assert truth.params["taste_strength"] == strength
+    with pytest.raises(InputError, match="taste_strength"):
+        generate(tmp_path / "bad", customers=100, taste_strength=1.5)
+
+
 def test_events_look_like_a_business(data):
     _, truth, _, clean = data
     tx = clean["transactions"]
