@@ -38,6 +38,8 @@ def test_table_has_every_measurement(result) -> None:
         "clv fit (BG/NBD + Gamma-Gamma + RFM, write-back)", "influence report", "look-alikes build (top-20 for everyone)", "segments build (Louvain)",
         "look-alikes vs nx.jaccard_coefficient, same pairs", "recommendations hit rate@10 / popularity", "peak memory, loader",
         "peak memory, this process", "peak memory, graph engine", "whole benchmark run", "HTTP API, mixed view/recommend",
+        "item neighbours build (BOUGHT_WITH, top-50 per product)", "  the same data: ceiling (told each person's community)",
+        "hit rate@10 / popularity, taste strength 0.9", "  taste strength 0.9: ceiling (told each person's community)",
     } | {f"{label} p{q}" for label in ("360 view", "recommendations (k=10)", "next best offer") for q in (50, 95, 99)}
     assert expected <= set(names), expected - set(names)
 
@@ -73,6 +75,10 @@ def test_numbers_are_sane(result) -> None:
     assert 50 < result.row("peak memory, loader").value <= result.row("peak memory, this process").value
     assert result.row("look-alikes vs nx.jaccard_coefficient, same pairs").value > 0
     assert result.row("recommendations hit rate@10 / popularity").value > 0
+    for label in ("recommendations hit rate@10 / popularity", "hit rate@10 / popularity, taste strength 0.9"):
+        assert result.row(label).value > 1, label  # neighbours beat popularity on planted communities
+    stronger = result.row("  taste strength 0.9: ceiling (told each person's community)").value
+    assert stronger > result.row("  the same data: ceiling (told each person's community)").value > 1
     assert result.row("peak memory, graph engine").value > 0
     assert result.machine["cores"] and result.machine["memory_gb"] and result.machine["load_average_at_start"]
 
