@@ -155,7 +155,10 @@ def build_item_neighbours(
     try:
         edges = _write(graph, tracked(blocks), build, batch_size)
     except BaseException:
-        drop_build(graph, build)  # a half-written set must not linger (it would never be current)
+        try:  # a half-written set must not linger (it would never be current)
+            drop_build(graph, build)
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            pass
         raise
     t_write = time.perf_counter()
     cleaned = 0

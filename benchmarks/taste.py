@@ -30,11 +30,13 @@ def _valid_purchases(folder: Path, truth: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": df.customer_id.to_numpy(), "product_id": df.product_id.to_numpy(), "ts": ts.to_numpy()})
 
 
-def ceiling_hit_rate(folder: Path, *, holdout_days: int = 30, k: int = 10) -> tuple[float, int]:
-    """(hit rate@k of the told-the-community recommender, people evaluated) on a generated folder.
+def ceiling_hit_rate(folder: Path, *, holdout_days: int = 30, k: int = 10) -> dict[str, float]:
+    """Hit rate@k of the told-the-community recommender and of the popularity baseline, on a
+    generated folder, over the same people: ``{ceiling, popularity, lift, people}``.
 
-    People are those who bought something before the cutoff and a product new to them after it,
-    as in :func:`analytics.evaluate.evaluate_recommendations` (persons from ``truth.json``).
+    People are all those who bought something before the cutoff and a product new to them after
+    it, as in :func:`analytics.evaluate.evaluate_recommendations` (persons from ``truth.json``);
+    the baseline is the same (most distinct buying accounts before the cutoff, ties by id).
     """
     truth = json.loads((folder / "truth.json").read_text())
     tx = _valid_purchases(folder, truth)
@@ -51,12 +53,16 @@ def ceiling_hit_rate(folder: Path, *, holdout_days: int = 30, k: int = 10) -> tu
         c: g.groupby("product_id").customer_id.nunique().sort_values(ascending=False, kind="stable").index.tolist()
         for c, g in before.groupby("community")
     }
+    buyers = before.groupby("product_id").customer_id.nunique()
+    popular = sorted(buyers.index, key=lambda q: (-buyers[q], q))
     people = [p for p in new if owned.get(p)]
-    hits = 0
+    hits = base = 0
     for p in people:
         top = [q for q in ranking.get(community[p], []) if q not in owned[p]][:k]
         hits += bool(new[p].intersection(top))
-    return (hits / len(people) if people else 0.0), len(people)
+        base += bool(new[p].intersection([q for q in popular if q not in owned[p]][:k]))
+    n = len(people) or 1
+    return {"ceiling": hits / n, "popularity": base / n, "lift": hits / base if base else float("nan"), "people": len(people)}
 
 
 def evaluate_planted(open_graph, folder: Path, report_dir: Path, *, customers: int, taste_strength: float,
@@ -74,7 +80,4 @@ def evaluate_planted(open_graph, folder: Path, report_dir: Path, *, customers: i
         report = evaluate_recommendations(graph, holdout_days=holdout_days, sample=10**9)
     finally:
         graph.drop()
-    ceiling, people = ceiling_hit_rate(folder, holdout_days=holdout_days)
-    base = report["popularity"]["hit_rate"]
-    return {**report, "taste_strength": taste_strength, "ceiling_hit_rate": ceiling, "ceiling_people": people,
-            "ceiling_lift": ceiling / base if base else None}
+    return {**report, "taste_strength": taste_strength, "ceiling": ceiling_hit_rate(folder, holdout_days=holdout_days)}
