@@ -34,7 +34,7 @@ RETURN coalesce(p.person_id, c.customer_id) AS buyer, products"""
 """Distinct products each of ``$ids`` bought before ``$before_ts``, with the account's person
 (the buyer neighbours are counted by: one person with two accounts is one buyer). Accounts
 without purchases give no row. ``WITH c`` keeps FalkorDB 1.4.1 from planning one scan of every
-Transaction per id (measured: 200 ids took 212 s written as one pattern, see the module's tests)."""
+Transaction per id (measured: 200 ids took 212 s written as one pattern; tests/test_query_plans.py)."""
 
 WRITE_BOUGHT_WITH = """UNWIND $rows AS r
 MATCH (a:Product {product_id: r.a})

@@ -16,7 +16,7 @@ from analytics.item_neighbours import item_neighbours
 from analytics.item_neighbours_build import build_item_neighbours, current_build, drop_build, new_eval_build_id, purchase_pairs
 from graph.errors import InputError
 from queries import item_neighbours as q
-from queries.recommend import DEFAULTS, ITEM_CO_PURCHASE, clear_item_neighbours_cache, recommend
+from queries.recommend import DEFAULTS, clear_item_neighbours_cache, recommend
 from support.item_reference import expected_neighbours, expected_table_recommendations
 from test_recommend import expected_recommendations, generated_world
 
@@ -193,20 +193,6 @@ def test_person_pairs_count_a_person_once(world):
     # buyer ids differ (graph: person id, reference: first account), so compare the grouping
     sizes = sorted(pairs.groupby("buyer").size().tolist())
     assert sizes == sorted(pd.Series([b for b, _ in want]).value_counts().tolist())
-
-
-def test_falkordb_plans_start_from_the_index(world):
-    """Written as one pattern, FalkorDB 1.4.1 scanned every Transaction (or Product) per id: 200 ids took 212 s."""
-    graph, *_ = world
-    plans = {
-        "ACCOUNT_PRODUCTS": (q.ACCOUNT_PRODUCTS, {"ids": ["crm-000001"], "before_ts": 1}, "(t:Transaction)"),
-        "ITEM_CO_PURCHASE": (ITEM_CO_PURCHASE, {"seeds": [{"product_id": "p-0001", "weight": 1.0}], "owned": [],
-                                                "build": None, "candidates": 1, "max_reasons": 1}, "(q:Product)"),
-    }
-    for name, (text, params, scanned) in plans.items():
-        plan = "\n".join(graph.explain(text, params))
-        assert "Node By Index Scan" in plan, (name, plan)
-        assert f"Label Scan | {scanned}" not in plan, (name, plan)
 
 
 def test_cli_item_neighbours(world, monkeypatch, cli_env):
