@@ -78,7 +78,22 @@ def load(
     ),
 ) -> None:
     """Load a folder of departmental files into the graph and resolve identities."""
-    _print_report(_run_load(ctx, folder, batch_size, report_dir, fmt, bulk), fmt)
+    report = _run_load(ctx, folder, batch_size, report_dir, fmt, bulk)
+    _print_report(report, fmt)
+    _hint_stale_neighbours(ctx, report, fmt)
+
+
+def _hint_stale_neighbours(ctx: typer.Context, report: LoadReport, fmt: Format) -> None:
+    """Say so when new purchases arrived after the item neighbours recommendations read were built."""
+    tx = report.files.get("transactions")
+    if fmt is not Format.table or tx is None or tx.loaded == 0:
+        return
+    from analytics.item_neighbours_build import current_build
+
+    build = current_build(open_graph(ctx))
+    if build is not None:
+        console.print("recommendations read item neighbours built before this load: run "
+                      "[bold]c360 item-neighbours[/bold] to include these purchases")
 
 
 def generate(

@@ -45,3 +45,15 @@ def test_load_cdnow_matches_the_file(cli_env, capsys) -> None:
     got = json.loads(capsys.readouterr().out)[0]
     assert got["n"] == summary["transactions"]["loaded"]
     assert got["total"] == round(sum(float(l[4]) for l in lines))
+
+
+def test_a_load_after_the_item_neighbours_build_says_to_rebuild_them(cli_env, capsys, tmp_path: Path) -> None:
+    hint = "c360 item-neighbours"
+    assert main(["generate", str(tmp_path / "a"), "--customers", "150", "--seed", "4"]) == 0
+    assert main(["load", str(tmp_path / "a")]) == 0
+    assert hint not in " ".join(capsys.readouterr().out.split())  # nothing built yet: recommendations walk live
+    assert main(["item-neighbours"]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(tmp_path / "b"), "--customers", "150", "--seed", "5"]) == 0
+    assert main(["load", str(tmp_path / "b")]) == 0
+    assert hint in " ".join(capsys.readouterr().out.split())  # the terminal may wrap the line
