@@ -12,7 +12,7 @@ from analytics.evaluate import evaluate_recommendations
 from graph.errors import InputError, NotFoundError
 from queries.recommend import RecommendSettings
 from support.item_reference import expected_neighbours, expected_table_recommendations
-from test_recommend import expected_recommendations, generated_world
+from support.recommend_reference import expected_recommendations, generated_world
 
 HOLDOUT = 30
 K = 10

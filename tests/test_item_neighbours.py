@@ -18,7 +18,7 @@ from graph.errors import InputError
 from queries import item_neighbours as q
 from queries.recommend import DEFAULTS, clear_item_neighbours_cache, recommend
 from support.item_reference import expected_neighbours, expected_table_recommendations
-from test_recommend import expected_recommendations, generated_world
+from support.recommend_reference import expected_recommendations, generated_world
 
 TABLE = replace(DEFAULTS, walk="table", lookalike_weight=0.0)
 EDGES = """MATCH (a:Product)-[n:BOUGHT_WITH]->(b:Product)
