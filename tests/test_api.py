@@ -11,7 +11,7 @@ from api.app import create_app
 from loaders.load import load_folder
 from queries.nbo import next_best
 from queries.recommend import recommend
-from test_nbo import NOW, write_folder
+from support.nbo_fixture import NOW, write_folder
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -21,7 +21,7 @@ from cli.main import main as cli_main
 from graph.errors import ConfigError
 from loaders.load import load_folder
 from queries.recommend import recommend
-from test_nbo import write_folder
+from support.nbo_fixture import write_folder
 
 TOKEN = "s3cret-token-for-serve-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
