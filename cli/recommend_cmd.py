@@ -59,7 +59,7 @@ def item_neighbours_cmd(
     top: int = typer.Option(50, "--top", "-n", min=1, max=1000, help="Neighbours kept per product."),
     alpha: float = typer.Option(0.7, "--alpha", min=0.0, max=1.0,
                                 help="0.5 is the cosine; higher divides less by the neighbour's popularity."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
 ) -> None:
     """Precompute "bought with" neighbours of every product (recommendations read them; rerun after loads)."""
     from analytics.item_neighbours_build import build_item_neighbours
@@ -72,7 +72,7 @@ def item_neighbours_cmd(
     secs = out["seconds"]
     render_rows([{"build": out["build"], "products": out["products"], "edges": out["edges"],
                   "buyer-product pairs": out["pairs"], "old edges removed": out["replaced_edges"],
-                  "seconds": round(secs["total"], 1)}], Format.table, title="BOUGHT_WITH neighbours written")
+                  "seconds": round(secs["total"], 1)}], fmt, title="BOUGHT_WITH neighbours written")
 
 
 def nbo_cmd(
