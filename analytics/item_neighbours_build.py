@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.graph_batches import account_id_chunks, delete_in_batches
 from analytics.item_neighbours import DEFAULT_ALPHA, DEFAULT_TOP_N, neighbour_blocks
 from graph.backend import GraphBackend
-from queries import analytics_io as aq
 from queries import item_neighbours as q
 from queries.recommend import NO_CUTOFF, clear_item_neighbours_cache
 
@@ -26,20 +26,7 @@ __all__ = ["purchase_pairs", "build_item_neighbours", "drop_build", "current_bui
 _KEY_PAGE = 20_000
 _ID_CHUNK = 2_000
 _WRITE_BATCH = 20_000  # edges per write statement
-_DELETE_CHUNK = 50_000
 _EVAL_TTL_S = 6 * 3600  # an evaluation's edges older than this are an interrupted run's
-
-
-def _account_ids(graph: GraphBackend, page: int = _KEY_PAGE) -> Iterator[list[str]]:
-    after = ""
-    while True:
-        keys = [r["key"] for r in graph.read(aq.CUSTOMER_KEYS, {"after": after, "limit": page})]
-        if not keys:
-            return
-        yield keys
-        after = keys[-1]
-        if len(keys) < page:
-            return
 
 
 def purchase_pairs(graph: GraphBackend, *, before_ts: int = NO_CUTOFF) -> pd.DataFrame:
@@ -47,13 +34,11 @@ def purchase_pairs(graph: GraphBackend, *, before_ts: int = NO_CUTOFF) -> pd.Dat
     person (or an account without identity links)."""
     buyers: list[str] = []
     products: list[str] = []
-    for keys in _account_ids(graph):
-        for start in range(0, len(keys), _ID_CHUNK):
-            rows = graph.read(q.ACCOUNT_PRODUCTS, {"ids": keys[start : start + _ID_CHUNK], "before_ts": int(before_ts)})
-            for row in rows:
-                bought = row["products"] or []
-                buyers.extend([row["buyer"]] * len(bought))
-                products.extend(bought)
+    for ids in account_id_chunks(graph, _KEY_PAGE, _ID_CHUNK):
+        for row in graph.read(q.ACCOUNT_PRODUCTS, {"ids": ids, "before_ts": int(before_ts)}):
+            bought = row["products"] or []
+            buyers.extend([row["buyer"]] * len(bought))
+            products.extend(bought)
     return pd.DataFrame({"buyer": buyers, "product_id": products}).drop_duplicates(ignore_index=True)
 
 
@@ -88,16 +73,6 @@ def _write(graph: GraphBackend, parts: Iterable[pd.DataFrame], build: str, batch
     return written
 
 
-def _delete_all(graph: GraphBackend, query: str, params: dict[str, Any]) -> int:
-    total = 0
-    while True:
-        rows = graph.write(query, {**params, "limit": _DELETE_CHUNK})
-        n = int(rows[0]["deleted"]) if rows else 0
-        total += n
-        if n < _DELETE_CHUNK:
-            return total
-
-
 def new_eval_build_id(now: float | None = None) -> str:
     """``eval-<10-digit epoch seconds>-<random>``: sorts like the time it was made."""
     return f"{q.EVAL_PREFIX}{int(time.time() if now is None else now):010d}-{secrets.token_hex(4)}"
@@ -105,7 +80,7 @@ def new_eval_build_id(now: float | None = None) -> str:
 
 def drop_build(graph: GraphBackend, build: str) -> int:
     """Delete every edge of ``build``; returns how many."""
-    return _delete_all(graph, q.DROP_BUILD, {"build": build})
+    return delete_in_batches(graph, q.DROP_BUILD, {"build": build})
 
 
 def current_build(graph: GraphBackend) -> dict[str, Any] | None:
@@ -163,7 +138,7 @@ def build_item_neighbours(
     t_write = time.perf_counter()
     cleaned = 0
     if evaluation:
-        _delete_all(graph, q.DROP_STALE_EVAL_BUILDS, {"older_than": new_eval_build_id(time.time() - _EVAL_TTL_S)})
+        delete_in_batches(graph, q.DROP_STALE_EVAL_BUILDS, {"older_than": new_eval_build_id(time.time() - _EVAL_TTL_S)})
         t_switch = time.perf_counter()
     else:
         graph.write(q.SET_CURRENT_BUILD, {
@@ -172,7 +147,7 @@ def build_item_neighbours(
         })
         clear_item_neighbours_cache()
         t_switch = time.perf_counter()
-        cleaned = _delete_all(graph, q.CLEAR_OLD_BUILDS, {})
+        cleaned = delete_in_batches(graph, q.CLEAR_OLD_BUILDS, {})
     done = time.perf_counter()
     return {
         "build": build,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.graph_batches import account_id_chunks, delete_in_batches
 from analytics.influence import DEFAULT_KIND_WEIGHTS, influence_graph, influence_scores
 from analytics.segments import NO_SEGMENT, describe_segments, louvain_segments
 from analytics.similarity import (
@@ -348,17 +349,6 @@ def _read_ahead(fn: Callable[[Any], Any], items: Iterable[Any], depth: int) -> I
             yield pending.popleft().result()
 
 
-def _id_chunks(graph: GraphBackend, page_size: int, chunk_size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for row in graph.stream(q.CUSTOMER_KEYS, key="key", page_size=page_size):
-        chunk.append(row["key"])
-        if len(chunk) >= chunk_size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def interaction_data(
     graph: GraphBackend,
     *,
@@ -382,7 +372,7 @@ def interaction_data(
     t0 = time.perf_counter()
     ev = _Events()
     for rows in _read_ahead(lambda ids: graph.read(q.ACCOUNT_EVENTS, {"ids": ids}),
-                            _id_chunks(graph, page_size, chunk_size), read_ahead):
+                            account_id_chunks(graph, page_size, chunk_size), read_ahead):
         ev.add_accounts(rows)
     ev.add_accepts(graph.stream(q.ACCEPTED_OFFERS, key="key", page_size=page_size))
     t1 = time.perf_counter()
@@ -547,7 +537,7 @@ def _store_similar(graph: GraphBackend, pairs: pd.DataFrame, batch_size: int,
                    timings: dict[str, float] | None = None) -> None:
     """Replace every SIMILAR_TO edge by ``pairs`` (one edge per ordered pair)."""
     t0 = time.perf_counter()
-    _delete_all(graph, q.CLEAR_SIMILAR)
+    delete_in_batches(graph, q.CLEAR_SIMILAR)
     writer = _SimilarWriter(graph, batch_size)
     t1 = time.perf_counter()
     writer.add(_similar_rows(pairs))
@@ -572,7 +562,7 @@ def _compute_and_store(graph: GraphBackend, blocks: Iterable[pd.DataFrame], batc
     def run() -> None:
         try:
             t0 = time.perf_counter()
-            _delete_all(graph, q.CLEAR_SIMILAR)
+            delete_in_batches(graph, q.CLEAR_SIMILAR)
             deleted[0] = time.perf_counter() - t0
             while (part := work.get()) is not _DONE:
                 writer.add(_similar_rows(part))
@@ -617,17 +607,6 @@ def _gds_similar(graph: GraphBackend, k: int) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["customer_id", "other_id", "score"])
     df["shared"] = pd.array([None] * len(df), dtype=object)
     return df.sort_values(["customer_id", "score", "other_id"], ascending=[True, False, True], kind="mergesort")
-
-
-def _delete_all(graph: GraphBackend, query: str, chunk: int = 50_000) -> int:
-    """Run a bounded ``... LIMIT $limit DELETE`` statement until nothing is left."""
-    total = 0
-    while True:
-        rows = graph.write(query, {"limit": chunk})
-        n = int(rows[0]["deleted"]) if rows else 0
-        total += n
-        if n < chunk:
-            return total
 
 
 def lookalikes(graph: GraphBackend, customer_id: str, *, k: int = 10, metric: str = "cosine", why: int = 3) -> list[dict]:
@@ -750,7 +729,7 @@ def build_segments(
         for r in summary.itertuples(index=False)
     ]
     _write_rows(graph, q.WRITE_SEGMENTS, seg_rows, batch_size)
-    _delete_all(graph, q.CLEAR_MEMBERSHIP)
+    delete_in_batches(graph, q.CLEAR_MEMBERSHIP)
     members = [{"id": c, "segment_id": s} for c, s in zip(assign["customer_id"], assign["segment_id"])]
     _write_rows(graph, q.WRITE_MEMBERSHIP, members, batch_size)
     graph.write(q.DELETE_EMPTY_SEGMENTS, {"keep": [r["segment_id"] for r in seg_rows]})

@@ -35,6 +35,7 @@ from typing import Any
 
 from graph.backend import GraphBackend
 from graph.errors import InputError, NotFoundError
+from queries.item_neighbours import CURRENT_BUILD
 
 __all__ = [
     "RECOMMEND_ACCOUNTS",
@@ -44,7 +45,6 @@ __all__ = [
     "CO_PURCHASE",
     "CO_PURCHASE_REASONS",
     "ITEM_CO_PURCHASE",
-    "ITEM_NEIGHBOURS_PRESENT",
     "WALKS",
     "clear_item_neighbours_cache",
     "item_neighbours_present",
@@ -164,12 +164,6 @@ the seeds, and its reasons are the seeds that gave it the most. ``$build`` null 
 current build (resolved in the same statement, so a rebuild never shows half a set). The
 ``WITH`` after the seed lookup keeps FalkorDB 1.4.1 from scanning every product per seed."""
 
-ITEM_NEIGHBOURS_PRESENT = """
-MATCH (m:ItemNeighbours {key: 'bought_with'})
-RETURN m.build AS build
-""".strip()
-"""Whether a ``BOUGHT_WITH`` build is current (no row: recommendations walk co-buyers live)."""
-
 LOOKALIKE = """
 UNWIND $accounts AS aid
 MATCH (c:Customer {customer_id: aid})
@@ -279,7 +273,7 @@ def item_neighbours_present(graph: GraphBackend, *, ttl_s: float = 30.0) -> bool
         hit = _build_cache.get(graph)
         if hit and now - hit[0] < ttl_s:
             return hit[1]
-    present = bool(graph.read(ITEM_NEIGHBOURS_PRESENT))
+    present = bool(graph.read(CURRENT_BUILD))
     with _pop_lock:
         try:
             _build_cache[graph] = (now, present)
