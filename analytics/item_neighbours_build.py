@@ -21,7 +21,7 @@ from graph.backend import GraphBackend
 from queries import item_neighbours as q
 from queries.recommend import NO_CUTOFF, clear_item_neighbours_cache
 
-__all__ = ["purchase_pairs", "build_item_neighbours", "drop_build", "current_build", "new_eval_build_id"]
+__all__ = ["purchase_pairs", "build_item_neighbours", "drop_build", "current_build", "new_build_id", "new_eval_build_id"]
 
 _KEY_PAGE = 20_000
 _ID_CHUNK = 2_000
@@ -73,6 +73,11 @@ def _write(graph: GraphBackend, parts: Iterable[pd.DataFrame], build: str, batch
     return written
 
 
+def new_build_id(now: float | None = None) -> str:
+    """A served build's id, ``b-<10-digit epoch seconds>-<random>``: ids compare like start times."""
+    return f"b-{int(time.time() if now is None else now):010d}-{secrets.token_hex(4)}"
+
+
 def new_eval_build_id(now: float | None = None) -> str:
     """``eval-<10-digit epoch seconds>-<random>``: sorts like the time it was made."""
     return f"{q.EVAL_PREFIX}{int(time.time() if now is None else now):010d}-{secrets.token_hex(4)}"
@@ -102,7 +107,8 @@ def build_item_neighbours(
     """Compute every product's ``top_n`` co-purchase neighbours and store them as ``BOUGHT_WITH`` edges.
 
     With ``evaluation=False`` the new set becomes the one recommendations read, and older
-    builds' edges are deleted. With ``evaluation=True`` (the offline evaluation, usually with a
+    builds' edges are deleted; if a build started later has finished meanwhile, that one stays
+    current and this one's edges are deleted instead (``superseded_by`` names it). With ``evaluation=True`` (the offline evaluation, usually with a
     ``before_ts`` cutoff) the set is stored under an ``eval-`` build id that is never current:
     pass that id to :func:`queries.recommend.recommend` (``item_build=``) and remove it with
     :func:`drop_build`.
@@ -110,13 +116,14 @@ def build_item_neighbours(
     Returns
     -------
     dict with ``build`` (its id), ``products`` (products with neighbours), ``edges``, ``pairs``
-    (distinct buyer-product pairs read) and ``seconds`` per step: ``read``, ``compute_write``,
+    (distinct buyer-product pairs read), ``replaced_edges``, ``superseded_by`` (None unless a
+    newer build won) and ``seconds`` per step: ``read``, ``compute_write``,
     ``switch``, ``clean`` and ``total``.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     started = time.perf_counter()
-    build = new_eval_build_id() if evaluation else f"b-{int(time.time()):010d}-{secrets.token_hex(4)}"
+    build = new_eval_build_id() if evaluation else new_build_id()
     pairs = purchase_pairs(graph, before_ts=before_ts)
     t_read = time.perf_counter()
     products: set[str] = set()
@@ -137,17 +144,22 @@ def build_item_neighbours(
         raise
     t_write = time.perf_counter()
     cleaned = 0
+    superseded_by = None
     if evaluation:
         delete_in_batches(graph, q.DROP_STALE_EVAL_BUILDS, {"older_than": new_eval_build_id(time.time() - _EVAL_TTL_S)})
         t_switch = time.perf_counter()
     else:
-        graph.write(q.SET_CURRENT_BUILD, {
+        rows = graph.write(q.SET_CURRENT_BUILD, {
             "build": build, "built_at": int(time.time()), "before_ts": int(before_ts), "edges": edges,
             "products": len(products), "top_n": int(top_n), "alpha": float(alpha),
         })
         clear_item_neighbours_cache()
         t_switch = time.perf_counter()
-        cleaned = delete_in_batches(graph, q.CLEAR_OLD_BUILDS, {})
+        superseded_by = rows[0]["build"] if rows and rows[0]["build"] != build else None
+        if superseded_by is None:
+            cleaned = delete_in_batches(graph, q.CLEAR_OLD_BUILDS, {})
+        else:  # a build started after this one already finished: its (newer) data stays current
+            drop_build(graph, build)
     done = time.perf_counter()
     return {
         "build": build,
@@ -155,6 +167,7 @@ def build_item_neighbours(
         "edges": edges,
         "pairs": len(pairs),
         "replaced_edges": cleaned,
+        "superseded_by": superseded_by,
         "seconds": {
             "read": t_read - started,
             "compute_write": t_write - t_read,

@@ -69,6 +69,9 @@ def item_neighbours_cmd(
     if fmt is Format.json:
         print(to_json(out, indent=2))
         return
+    if out["superseded_by"] and fmt is Format.table:
+        console.print(f"a build started later ({out['superseded_by']}) finished first and stays current; "
+                      "this build's edges were removed")
     secs = out["seconds"]
     render_rows([{"build": out["build"], "products": out["products"], "edges": out["edges"],
                   "buyer-product pairs": out["pairs"], "old edges removed": out["replaced_edges"],

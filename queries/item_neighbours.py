@@ -3,9 +3,10 @@
 Every edge carries the id of the build that wrote it; the one ``(:ItemNeighbours {key:
 'bought_with'})`` node names the current build. A new build writes its edges first, then
 points the node at itself, then deletes older builds' edges, so a recommendation (one
-statement that resolves the current build itself) always sees one complete set. Builds made
-by the offline evaluation (ids starting with ``eval-``) are never current; the evaluation
-deletes its own when it ends.
+statement that resolves the current build itself) always sees one complete set. Build ids
+begin with their start time; when two builds overlap, the one started last wins, whichever
+ends first, and the other removes its own edges. Builds made by the offline evaluation (ids
+starting with ``eval-``) are never current; the evaluation deletes its own when it ends.
 """
 
 from __future__ import annotations
@@ -46,10 +47,18 @@ RETURN count(n) AS written"""
 CREATE, not MERGE: a build's edges are new by construction (its own ``build`` id)."""
 
 SET_CURRENT_BUILD = """MERGE (m:ItemNeighbours {key: 'bought_with'})
-SET m.build = $build, m.built_at = $built_at, m.before_ts = $before_ts, m.edges = $edges,
-    m.products = $products, m.top_n = $top_n, m.alpha = $alpha
+SET m.switching = $build
+WITH m, coalesce(m.build, '') < $build AS newer
+FOREACH (_ IN CASE WHEN newer THEN [1] ELSE [] END |
+  SET m.build = $build, m.built_at = $built_at, m.before_ts = $before_ts, m.edges = $edges,
+      m.products = $products, m.top_n = $top_n, m.alpha = $alpha)
+SET m.switching = null
 RETURN m.build AS build"""
-"""Make ``$build`` the set recommendations read (one write: the switch is atomic)."""
+"""Make ``$build`` the set recommendations read, unless a newer build (a later id: ids start
+with their start time) is already current; returns the current build either way, so the
+caller knows whether it won. One write, so the switch is atomic; the first ``SET`` takes the
+node's write lock before the comparison (Neo4j's documented guard against lost updates;
+FalkorDB runs one write at a time anyway)."""
 
 CURRENT_BUILD = """MATCH (m:ItemNeighbours {key: 'bought_with'})
 RETURN m.build AS build, m.built_at AS built_at, m.before_ts AS before_ts, m.edges AS edges,
@@ -58,11 +67,12 @@ RETURN m.build AS build, m.built_at AS built_at, m.before_ts AS before_ts, m.edg
 
 CLEAR_OLD_BUILDS = """MATCH (m:ItemNeighbours {key: 'bought_with'})
 MATCH (:Product)-[n:BOUGHT_WITH]->(:Product)
-WHERE n.build <> m.build AND NOT n.build STARTS WITH 'eval-'
+WHERE n.build < m.build AND NOT n.build STARTS WITH 'eval-'
 WITH n LIMIT $limit
 DELETE n
 RETURN count(n) AS deleted"""
-"""Delete up to ``$limit`` edges of builds that are not current (repeat until it returns fewer)."""
+"""Delete up to ``$limit`` edges of builds older than the current one (repeat until it returns
+fewer). A newer build still being written is left alone: it becomes current when it ends."""
 
 DROP_BUILD = """MATCH (:Product)-[n:BOUGHT_WITH]->(:Product)
 WHERE n.build = $build

@@ -13,7 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics.item_neighbours import item_neighbours
-from analytics.item_neighbours_build import build_item_neighbours, current_build, drop_build, new_eval_build_id, purchase_pairs
+from analytics.item_neighbours_build import (
+    build_item_neighbours,
+    current_build,
+    drop_build,
+    new_build_id,
+    new_eval_build_id,
+    purchase_pairs,
+)
 from graph.errors import InputError
 from queries import item_neighbours as q
 from queries.recommend import DEFAULTS, clear_item_neighbours_cache, recommend
@@ -154,6 +161,36 @@ def test_rebuild_replaces_the_set_and_keeps_evaluation_sets(world):
         assert drop_build(graph, ev["build"]) == ev["edges"]
     finally:
         build_item_neighbours(graph)  # restore the module's default set for the other tests
+
+
+def _edge_counts(graph) -> dict[str, int]:
+    builds: dict[str, int] = {}
+    for r in graph.read(EDGES):
+        builds[r["build"]] = builds.get(r["build"], 0) + 1
+    return builds
+
+
+def test_overlapping_builds_the_one_started_last_wins(world, monkeypatch):
+    import analytics.item_neighbours_build as builder
+
+    graph, *_ = world
+    # a build started after the next one, still writing its edges
+    later = new_build_id(time.time() + 3600)
+    graph.write(q.WRITE_BOUGHT_WITH, {"rows": [{"a": "p-0001", "b": ["p-0002"], "s": [0.5], "n": [1]}], "build": later})
+    try:
+        now = build_item_neighbours(graph)
+        assert now["superseded_by"] is None and current_build(graph)["build"] == now["build"]
+        assert _edge_counts(graph) == {now["build"]: now["edges"], later: 1}  # the later one's edges are kept
+        # a build started before the current one, finishing after it: it must not take over
+        monkeypatch.setattr(builder, "new_build_id", lambda: new_build_id(time.time() - 3600))
+        old = build_item_neighbours(graph, top_n=3)
+        assert old["superseded_by"] == now["build"] and old["build"] < now["build"]
+        assert current_build(graph)["build"] == now["build"] and current_build(graph)["top_n"] == 50
+        assert _edge_counts(graph) == {now["build"]: now["edges"], later: 1}
+    finally:
+        drop_build(graph, later)
+        monkeypatch.undo()
+        build_item_neighbours(graph)
 
 
 def test_evaluation_set_sees_only_purchases_before_its_cutoff(world):
