@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.build_lock import LOOKALIKES, exclusive_build
 from analytics.graph_batches import account_id_chunks, delete_in_batches
 from analytics.influence import DEFAULT_KIND_WEIGHTS, influence_graph, influence_scores
 from analytics.segments import NO_SEGMENT, describe_segments, louvain_segments
@@ -444,7 +445,9 @@ def build_lookalikes(
     read, a writer thread deletes the old edges and stores each finished block of accounts
     while the next block is computed. The build is not one transaction (it never was: the
     edges go in batches), so readers see a partial set meanwhile, and a build that fails half
-    way leaves one: run it again.
+    way leaves one: run it again. Only one look-alike or segment build runs at a time
+    (:func:`analytics.build_lock.exclusive_build`); another one raises
+    :class:`graph.errors.BusyError` meanwhile.
 
     Returns
     -------
@@ -464,6 +467,14 @@ def build_lookalikes(
         raise InputError(f"k must be at least 1, got {k}")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    with exclusive_build(graph, LOOKALIKES, "look-alike"):
+        return _build_lookalikes(graph, k=k, metric=metric, engine=engine, batch_size=batch_size,
+                                 read_ahead=read_ahead, compare_networkx=compare_networkx)
+
+
+def _build_lookalikes(graph: GraphBackend, *, k: int, metric: str, engine: str, batch_size: int,
+                      read_ahead: int, compare_networkx: int) -> pd.DataFrame:
+    """:func:`build_lookalikes` without taking the lock (the caller holds it)."""
     started = time.perf_counter()
     chosen = resolve_engine(graph, engine)
     timings: dict[str, float] = {}
@@ -694,10 +705,21 @@ def build_segments(
     ``avg_value`` is the mean net revenue of the members; ``churn_risk`` the mean of the
     members' stored ``churn_risk`` (from ``c360 clv fit``; null when never scored).
 
+    Takes the same lock as :func:`build_lookalikes` (both rewrite what the other reads or
+    writes): :class:`graph.errors.BusyError` while one of them runs.
+
     Returns
     -------
     DataFrame ``segment_id, size, avg_value, churn_risk, top_products, description``.
     """
+    with exclusive_build(graph, LOOKALIKES, "segment"):
+        return _build_segments(graph, resolution=resolution, seed=seed, k=k, metric=metric, min_size=min_size,
+                               engine=engine, store_similar=store_similar, batch_size=batch_size)
+
+
+def _build_segments(graph: GraphBackend, *, resolution: float, seed: int, k: int, metric: str, min_size: int,
+                    engine: str, store_similar: bool, batch_size: int) -> pd.DataFrame:
+    """:func:`build_segments` without taking the lock (the caller holds it)."""
     m, accounts = interaction_data(graph)
     ids = sorted(accounts)
     if m is not None:
@@ -710,7 +732,8 @@ def build_segments(
         similar = pd.DataFrame({"customer_id": [], "other_id": [], "score": []})
         weights = pd.DataFrame({"customer_id": [], "product_id": [], "weight": []})
     if resolve_engine(graph, engine) == "gds":
-        build_lookalikes(graph, k=k, metric=metric, batch_size=batch_size)
+        _build_lookalikes(graph, k=k, metric=metric, engine="networkx", batch_size=batch_size,
+                          read_ahead=_READ_AHEAD, compare_networkx=0)
         assign = _gds_segments(graph, ids, min_size=min_size)
     else:
         if store_similar:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["C360Error", "GraphError", "ConfigError", "InputError", "NotFoundError"]
+__all__ = ["C360Error", "GraphError", "ConfigError", "InputError", "NotFoundError", "BusyError"]
 
 
 class C360Error(Exception):
@@ -23,3 +23,7 @@ class InputError(C360Error):
 
 class NotFoundError(C360Error):
     """A customer, person, product or offer the caller named does not exist."""
+
+
+class BusyError(C360Error):
+    """Another job holds what this one needs (a build of the same stored result is running)."""

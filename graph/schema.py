@@ -39,6 +39,7 @@ NODE_KEYS: dict[str, str] = {
     "Preference": "preference_id",
     "Segment": "segment_id",
     "ItemNeighbours": "key",
+    "BuildLock": "key",
 }
 """Every node label and its business key (data contract keys plus derived nodes)."""
 
