@@ -8,6 +8,7 @@ load). See :mod:`queries.item_neighbours` for how a rebuild stays invisible to r
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -73,9 +74,20 @@ def _write(graph: GraphBackend, parts: Iterable[pd.DataFrame], build: str, batch
     return written
 
 
+_ID_LOCK = threading.Lock()
+_LAST_NS = [0]
+
+
 def new_build_id(now: float | None = None) -> str:
-    """A served build's id, ``b-<10-digit epoch seconds>-<random>``: ids compare like start times."""
-    return f"b-{int(time.time() if now is None else now):010d}-{secrets.token_hex(4)}"
+    """A served build's id, ``b-<10-digit epoch seconds>.<9-digit nanoseconds>-<random>``: ids
+    compare like start times, also within one second, and after ids of the older form
+    ``b-<seconds>-<random>`` of the same second."""
+    if now is None:
+        with _ID_LOCK:  # strictly increasing within this process, even on a coarse clock
+            ns = _LAST_NS[0] = max(time.time_ns(), _LAST_NS[0] + 1)
+    else:
+        ns = int(now * 1e9)
+    return f"b-{ns // 10**9:010d}.{ns % 10**9:09d}-{secrets.token_hex(4)}"
 
 
 def new_eval_build_id(now: float | None = None) -> str:

@@ -193,6 +193,13 @@ def test_overlapping_builds_the_one_started_last_wins(world, monkeypatch):
         build_item_neighbours(graph)
 
 
+def test_build_ids_order_like_start_times():
+    ids = [new_build_id() for _ in range(50)]
+    assert ids == sorted(ids) and len(set(ids)) == 50  # back to back, within one second
+    assert new_build_id(1_700_000_000.5) > "b-1700000000-ffffffff"  # after the older form of that second
+    assert new_build_id(1_700_000_001) > new_build_id(1_700_000_000.999)
+
+
 def test_evaluation_set_sees_only_purchases_before_its_cutoff(world):
     graph, tx, person_of, _, _ = world
     cutoff = int(tx.ts.quantile(0.6))
