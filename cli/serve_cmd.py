@@ -46,7 +46,7 @@ def serve(
         False, "--generate-token", help=f"Without ${TOKEN_ENV}, make up a token for this run and print it."
     ),
 ) -> None:
-    """Serve the HTTP API; clients send ``Authorization: Bearer $C360_API_TOKEN``."""
+    """Serve the HTTP API; clients send the header "Authorization: Bearer $C360_API_TOKEN"."""
     import uvicorn
 
     from api.app import HTTP_PROTOCOL
