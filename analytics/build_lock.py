@@ -66,13 +66,21 @@ def exclusive_build(graph: GraphBackend, key: str, job: str, *, ttl_s: float = D
             except Exception:  # noqa: BLE001 - try again next time; the lease covers two more tries
                 continue
 
+    def release() -> list:
+        stop.set()
+        thread.join()
+        return graph.write(q.RELEASE_LOCK, {"key": key, "holder": holder, "now": time.time()})
+
     thread = threading.Thread(target=renew, name=f"c360-lock-{key}", daemon=True)
     thread.start()
     try:
         yield holder
-    finally:
-        stop.set()
-        thread.join()
-        released = graph.write(q.RELEASE_LOCK, {"key": key, "holder": holder, "now": time.time()})
+    except BaseException:
+        try:
+            release()
+        except Exception:  # noqa: BLE001 - the build's error is the one to report; the lease runs out
+            pass
+        raise
+    released = release()
     if lost.is_set() or not (released and released[0]["released"]):
         raise GraphError(f"the {job} build lost its lock while it ran (another build may have written too): run it again")

@@ -120,17 +120,18 @@ def build_item_neighbours(
 
     With ``evaluation=False`` the new set becomes the one recommendations read, and older
     builds' edges are deleted; if a build started later has finished meanwhile, that one stays
-    current and this one's edges are deleted instead (``superseded_by`` names it). With ``evaluation=True`` (the offline evaluation, usually with a
-    ``before_ts`` cutoff) the set is stored under an ``eval-`` build id that is never current:
-    pass that id to :func:`queries.recommend.recommend` (``item_build=``) and remove it with
-    :func:`drop_build`.
+    current and this one's edges are deleted instead (``superseded_by`` names it).
+
+    With ``evaluation=True`` (the offline evaluation, usually with a ``before_ts`` cutoff) the
+    set is stored under an ``eval-`` build id that is never current: pass that id to
+    :func:`queries.recommend.recommend` (``item_build=``) and remove it with :func:`drop_build`.
 
     Returns
     -------
     dict with ``build`` (its id), ``products`` (products with neighbours), ``edges``, ``pairs``
     (distinct buyer-product pairs read), ``replaced_edges``, ``superseded_by`` (None unless a
-    newer build won) and ``seconds`` per step: ``read``, ``compute_write``,
-    ``switch``, ``clean`` and ``total``.
+    newer build won) and ``seconds`` per step: ``read``, ``compute_write``, ``switch``,
+    ``clean`` and ``total``.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")

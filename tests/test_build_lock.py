@@ -102,3 +102,11 @@ def test_refused_build_changes_nothing_and_the_cli_says_why(world, monkeypatch, 
     assert code == 1
     assert "another look-alike build is running" in err and "Traceback" not in err
     assert sorted((e["a"], e["b"]) for e in graph.read(SIMILAR)) == before
+
+
+def test_a_failed_build_frees_the_lock_and_keeps_its_error(graph):
+    with pytest.raises(ZeroDivisionError):
+        with exclusive_build(graph, "job", "look-alike"):
+            1 / 0
+    with exclusive_build(graph, "job", "look-alike"):  # free again at once, not after the lease
+        pass
