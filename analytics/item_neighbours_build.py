@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.graph_batches import account_id_chunks, delete_in_batches
+from analytics.graph_batches import EdgeRowWriter, account_id_chunks, delete_in_batches, grouped_rows
 from analytics.item_neighbours import DEFAULT_ALPHA, DEFAULT_TOP_N, neighbour_blocks
 from graph.backend import GraphBackend
 from queries import item_neighbours as q
@@ -45,33 +45,16 @@ def purchase_pairs(graph: GraphBackend, *, before_ts: int = NO_CUTOFF) -> pd.Dat
 
 def _rows(part: pd.DataFrame) -> Iterator[dict[str, Any]]:
     """One :data:`queries.item_neighbours.WRITE_BOUGHT_WITH` row per product."""
-    a = part["product_id"].to_numpy(dtype=object)
-    if len(a) == 0:
-        return
-    b = part["other_id"].tolist()
-    s = part["score"].to_numpy(dtype=float).tolist()
-    n = part["together"].to_numpy(dtype=np.int64).tolist()
-    starts = np.r_[0, np.flatnonzero(a[1:] != a[:-1]) + 1].tolist()
-    for i, j in zip(starts, starts[1:] + [len(a)]):
-        yield {"a": a[i], "b": b[i:j], "s": s[i:j], "n": n[i:j]}
+    return grouped_rows(part["product_id"].to_numpy(dtype=object), b=part["other_id"].tolist(),
+                        s=part["score"].to_numpy(dtype=float).tolist(), n=part["together"].to_numpy(dtype=np.int64).tolist())
 
 
 def _write(graph: GraphBackend, parts: Iterable[pd.DataFrame], build: str, batch: int) -> int:
-    written = 0
-    pending: list[dict[str, Any]] = []
-    edges = 0
+    writer = EdgeRowWriter(graph, q.WRITE_BOUGHT_WITH, batch, {"build": build})
     for part in parts:
-        for row in _rows(part):
-            pending.append(row)
-            edges += len(row["b"])
-            if edges >= batch:
-                out = graph.write(q.WRITE_BOUGHT_WITH, {"rows": pending, "build": build})
-                written += int(out[0]["written"]) if out else 0
-                pending, edges = [], 0
-    if pending:
-        out = graph.write(q.WRITE_BOUGHT_WITH, {"rows": pending, "build": build})
-        written += int(out[0]["written"]) if out else 0
-    return written
+        writer.add(_rows(part))
+    writer.flush()
+    return writer.written
 
 
 _ID_LOCK = threading.Lock()

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.build_lock import LOOKALIKES, exclusive_build
-from analytics.graph_batches import account_id_chunks, delete_in_batches
+from analytics.graph_batches import EdgeRowWriter, account_id_chunks, delete_in_batches, grouped_rows
 from analytics.influence import DEFAULT_KIND_WEIGHTS, influence_graph, influence_scores
 from analytics.segments import NO_SEGMENT, describe_segments, louvain_segments
 from analytics.similarity import (
@@ -503,45 +503,13 @@ _NO_PAIRS = {"customer_id": [], "other_id": [], "score": [], "shared": []}
 
 def _similar_rows(pairs: pd.DataFrame) -> Iterator[dict[str, Any]]:
     """One :data:`queries.analytics_io.WRITE_SIMILAR` row per run of equal ``customer_id``."""
-    a = pairs["customer_id"].to_numpy(dtype=object)
-    if len(a) == 0:
-        return
-    b = pairs["other_id"].tolist()
-    score = pairs["score"].to_numpy(dtype=float).tolist()
     col = pairs["shared"]
     if pd.api.types.is_integer_dtype(col.dtype):
         shared = col.to_numpy(dtype=np.int64).tolist()
     else:  # GDS: not known
         shared = [None if pd.isna(x) else int(x) for x in col.tolist()]
-    starts = np.r_[0, np.flatnonzero(a[1:] != a[:-1]) + 1].tolist()
-    for i, j in zip(starts, starts[1:] + [len(a)]):
-        yield {"a": a[i], "b": b[i:j], "s": score[i:j], "n": shared[i:j]}
-
-
-class _SimilarWriter:
-    """Writes look-alike edges in batches of about ``batch_size`` edges: ``add`` whole accounts'
-    rows, then ``flush``. Seconds spent in the database accumulate in ``seconds``."""
-
-    def __init__(self, graph: GraphBackend, batch_size: int) -> None:
-        self.graph, self.batch_size = graph, batch_size
-        self.pending: list[dict[str, Any]] = []
-        self.edges = self.written = 0
-        self.seconds = 0.0
-
-    def add(self, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
-            self.pending.append(row)
-            self.edges += len(row["b"])
-            if self.edges >= self.batch_size:
-                self.flush()
-
-    def flush(self) -> None:
-        if self.pending:
-            t0 = time.perf_counter()
-            out = self.graph.write(q.WRITE_SIMILAR, {"rows": self.pending})
-            self.seconds += time.perf_counter() - t0
-            self.written += int(out[0]["written"]) if out else 0
-        self.pending, self.edges = [], 0
+    return grouped_rows(pairs["customer_id"].to_numpy(dtype=object), b=pairs["other_id"].tolist(),
+                        s=pairs["score"].to_numpy(dtype=float).tolist(), n=shared)
 
 
 def _store_similar(graph: GraphBackend, pairs: pd.DataFrame, batch_size: int,
@@ -549,7 +517,7 @@ def _store_similar(graph: GraphBackend, pairs: pd.DataFrame, batch_size: int,
     """Replace every SIMILAR_TO edge by ``pairs`` (one edge per ordered pair)."""
     t0 = time.perf_counter()
     delete_in_batches(graph, q.CLEAR_SIMILAR)
-    writer = _SimilarWriter(graph, batch_size)
+    writer = EdgeRowWriter(graph, q.WRITE_SIMILAR, batch_size)
     t1 = time.perf_counter()
     writer.add(_similar_rows(pairs))
     writer.flush()
@@ -566,7 +534,7 @@ def _compute_and_store(graph: GraphBackend, blocks: Iterable[pd.DataFrame], batc
     """Compute look-alike blocks here while a writer thread deletes the old edges and stores
     each block; returns every pair. Errors of either side are raised here."""
     work: queue.Queue = queue.Queue(maxsize=8)  # bounded: the computation cannot run far ahead
-    writer = _SimilarWriter(graph, batch_size)
+    writer = EdgeRowWriter(graph, q.WRITE_SIMILAR, batch_size)
     failed: list[BaseException] = []
     deleted = [0.0]
 
