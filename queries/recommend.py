@@ -28,7 +28,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -253,39 +253,52 @@ WALKS = ("auto", "table", "live")
 
 DEFAULTS = RecommendSettings()
 
-_pop_lock = threading.Lock()
-_pop_cache: "weakref.WeakKeyDictionary[Any, dict[int, tuple[float, dict[str, dict[str, Any]]]]]" = weakref.WeakKeyDictionary()
+class _PerGraphCache:
+    """Values computed from a graph, kept ``ttl_s`` seconds per graph object and key. Weakly
+    keyed, so a closed backend's entries go with it; a backend that cannot be weakly referenced
+    is simply not cached."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: "weakref.WeakKeyDictionary[Any, dict[Any, tuple[float, Any]]]" = weakref.WeakKeyDictionary()
+
+    def get(self, graph: GraphBackend, key: Any, ttl_s: float, compute: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            per_graph = self._entries.get(graph)
+            hit = per_graph.get(key) if per_graph else None
+            if hit and now - hit[0] < ttl_s:
+                return hit[1]
+        value = compute()
+        with self._lock:
+            try:
+                self._entries.setdefault(graph, {})[key] = (now, value)
+            except TypeError:
+                pass
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
-_build_cache: "weakref.WeakKeyDictionary[Any, tuple[float, bool]]" = weakref.WeakKeyDictionary()
+_popularity_cache = _PerGraphCache()
+_presence_cache = _PerGraphCache()
 
 
 def clear_item_neighbours_cache() -> None:
     """Forget whether graphs have a ``BOUGHT_WITH`` build (call after building one in this process)."""
-    with _pop_lock:
-        _build_cache.clear()
+    _presence_cache.clear()
 
 
 def item_neighbours_present(graph: GraphBackend, *, ttl_s: float = 30.0) -> bool:
     """True when the graph has a current ``BOUGHT_WITH`` build (cached ``ttl_s`` seconds)."""
-    now = time.monotonic()
-    with _pop_lock:
-        hit = _build_cache.get(graph)
-        if hit and now - hit[0] < ttl_s:
-            return hit[1]
-    present = bool(graph.read(CURRENT_BUILD))
-    with _pop_lock:
-        try:
-            _build_cache[graph] = (now, present)
-        except TypeError:
-            pass
-    return present
+    return _presence_cache.get(graph, None, ttl_s, lambda: bool(graph.read(CURRENT_BUILD)))
 
 
 def clear_popularity_cache() -> None:
     """Forget cached popularity (call after loading new transactions in the same process)."""
-    with _pop_lock:
-        _pop_cache.clear()
+    _popularity_cache.clear()
 
 
 def product_popularity(
@@ -296,20 +309,11 @@ def product_popularity(
     Counting buyers touches every purchase line, so it is done once per graph and cutoff,
     not once per recommendation.
     """
-    now = time.monotonic()
-    with _pop_lock:
-        per_graph = _pop_cache.get(graph)
-        hit = per_graph.get(before_ts) if per_graph else None
-        if hit and now - hit[0] < ttl_s:
-            return hit[1]
-    rows = graph.read(PRODUCT_POPULARITY, {"before_ts": int(before_ts)})
-    table = {r["product_id"]: {"name": r["name"], "category": r["category"], "buyers": int(r["buyers"])} for r in rows}
-    with _pop_lock:
-        try:
-            _pop_cache.setdefault(graph, {})[before_ts] = (now, table)
-        except TypeError:  # a backend that cannot be weakly referenced is simply not cached
-            pass
-    return table
+    def compute() -> dict[str, dict[str, Any]]:
+        rows = graph.read(PRODUCT_POPULARITY, {"before_ts": int(before_ts)})
+        return {r["product_id"]: {"name": r["name"], "category": r["category"], "buyers": int(r["buyers"])} for r in rows}
+
+    return _popularity_cache.get(graph, before_ts, ttl_s, compute)
 
 
 def resolve_customer(graph: GraphBackend, customer_id: str) -> tuple[str, list[str]]:
