@@ -16,13 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ceiling_hit_rate", "evaluate_planted"]
+__all__ = ["ceiling_hit_rate", "evaluate_planted", "valid_purchases"]
 
 
-def _valid_purchases(folder: Path, truth: dict[str, Any]) -> pd.DataFrame:
-    """Purchase lines the loader keeps (planted malformed rows and exact duplicates dropped)."""
+def valid_purchases(folder: Path, malformed: list[dict[str, Any]]) -> pd.DataFrame:
+    """Purchase lines the loader keeps (planted ``malformed`` rows of the generator's truth and
+    exact duplicates dropped): ``customer_id, product_id, ts`` (epoch seconds)."""
     df = pd.read_csv(folder / "transactions.csv", dtype=str, keep_default_na=False)
-    bad = {m["row"] for m in truth["malformed"] if m["file"] == "transactions.csv"}
+    bad = {m["row"] for m in malformed if m["file"] == "transactions.csv"}
     df = df[[i + 1 not in bad for i in range(len(df))]].drop_duplicates()
     df = df[df.product_id != ""]
     stamps = pd.to_datetime(df.occurred_at, utc=True, format="ISO8601")
@@ -39,7 +40,7 @@ def ceiling_hit_rate(folder: Path, *, holdout_days: int = 30, k: int = 10) -> di
     the baseline is the same (most distinct buying accounts before the cutoff, ties by id).
     """
     truth = json.loads((folder / "truth.json").read_text())
-    tx = _valid_purchases(folder, truth)
+    tx = valid_purchases(folder, truth["malformed"])
     person_of = {a: p for p, accounts in truth["persons"].items() for a in accounts}
     tx["person"] = tx.customer_id.map(lambda a: person_of.get(a, a))
     tx["community"] = tx.customer_id.map(truth["community_of"])

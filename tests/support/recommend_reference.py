@@ -9,24 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.taste import valid_purchases
 from loaders.generate import generate
 from loaders.load import load_folder
 from queries.recommend import RecommendSettings, clear_popularity_cache
 
 
-def _epoch(values: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(values, utc=True, format="ISO8601")
-    return (stamps - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(seconds=1)
-
-
 def valid_transactions(folder: Path, truth) -> pd.DataFrame:
     """The transaction rows the loader keeps: planted bad rows and exact duplicates dropped."""
-    df = pd.read_csv(folder / "transactions.csv", dtype=str, keep_default_na=False)
-    bad = {m["row"] for m in truth.malformed if m["file"] == "transactions.csv"}
-    df = df[[i + 1 not in bad for i in range(len(df))]].drop_duplicates()
-    df = df[df.product_id != ""].copy()
-    df["ts"] = _epoch(df.occurred_at)
-    return df[["customer_id", "product_id", "ts"]]
+    return valid_purchases(folder, truth.malformed)
 
 
 _INDEX: dict[int, tuple[pd.DataFrame, dict]] = {}
